@@ -1,0 +1,474 @@
+/**
+ * The application's settings, read from the environment once.
+ *
+ * Connections follow the Azure Functions identity-based convention: a setting NAME holds a connection string
+ * (local emulators), while `NAME__accountName`, `NAME__blobServiceUri`, `NAME__accountEndpoint`,
+ * `NAME__fullyQualifiedNamespace` (plus an optional `NAME__clientId` for a user-assigned managed identity) select
+ * identity-based access through DefaultAzureCredential. In Azure (`HS_ENV=azure`) keys are refused: every
+ * connection must be identity-based.
+ *
+ * `loadConfig(env)` is pure and reports every problem in one error; `getConfig()` reads `process.env` once.
+ */
+import packageJson from '../package.json';
+
+/** Where the app runs: `local` uses the emulators and accepts keys; `azure` requires managed identity. */
+export type Environment = 'local' | 'azure';
+
+/** An Azure Storage account, reached by connection string or by identity. */
+export type StorageConnection =
+  | {
+      readonly kind: 'connectionString';
+      readonly connectionString: string;
+      /** `UseDevelopmentStorage=true`: Azurite on its default ports. */
+      readonly isDevelopmentStorage: boolean;
+    }
+  | {
+      readonly kind: 'identity';
+      readonly blobServiceUri: string;
+      /** Absent only when neither `__accountName` nor `__queueServiceUri` was given. */
+      readonly queueServiceUri: string | undefined;
+      /** Absent only when neither `__accountName` nor `__tableServiceUri` was given. */
+      readonly tableServiceUri: string | undefined;
+      /** Client id of a user-assigned managed identity; system-assigned when absent. */
+      readonly clientId: string | undefined;
+    };
+
+/** A Cosmos DB (NoSQL API) account. */
+export type CosmosConnection =
+  | {
+      readonly kind: 'key';
+      readonly endpoint: string;
+      readonly key: string;
+      /** True only for an https endpoint on a loopback address: the local emulator's self-signed certificate. */
+      readonly allowSelfSignedCertificate: boolean;
+    }
+  | {
+      readonly kind: 'identity';
+      readonly endpoint: string;
+      readonly clientId: string | undefined;
+      readonly allowSelfSignedCertificate: boolean;
+    };
+
+/** A Service Bus namespace. */
+export type ServiceBusConnection =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | {
+      readonly kind: 'identity';
+      readonly fullyQualifiedNamespace: string;
+      readonly clientId: string | undefined;
+    };
+
+export interface AppConfig {
+  /** `HS_ENV`: `local` | `azure`. Default: `azure` when any `X__...` identity setting or `WEBSITE_SITE_NAME`
+   * (set by App Service) is present, else `local`. */
+  readonly environment: Environment;
+  /** `APP_VERSION`: the version reported by `/api/health`. Default: `version` from package.json. */
+  readonly appVersion: string;
+  /** `AzureWebJobsStorage`: host storage (durable history, trigger receipts). Local default:
+   * `UseDevelopmentStorage=true`. Required in Azure as `AzureWebJobsStorage__accountName` (or `__blobServiceUri`). */
+  readonly hostStorage: StorageConnection;
+  /** `DataStorage`: application blobs and queues. Local default: `UseDevelopmentStorage=true`. Required in Azure
+   * as `DataStorage__accountName` or `DataStorage__blobServiceUri` (+ `__queueServiceUri`). */
+  readonly dataStorage: StorageConnection;
+  /** `CosmosDb`: `AccountEndpoint=...;AccountKey=...;`. Local default: the emulator at https://127.0.0.1:8081
+   * with its well-known key. Required in Azure as `CosmosDb__accountEndpoint`. */
+  readonly cosmos: CosmosConnection;
+  /** `COSMOS_DATABASE`: the Cosmos database holding every container. Default: `hsmlops`. */
+  readonly cosmosDatabase: string;
+  /** `ServiceBus`: connection string or `ServiceBus__fullyQualifiedNamespace`. Optional; default: none. */
+  readonly serviceBus: ServiceBusConnection | undefined;
+  /** `DURABLE_TASK_HUB`: durable task hub name (3-45 letters and digits, starting with a letter). Default: `hsmlops`. */
+  readonly durableTaskHub: string;
+  /** `HEALTH_TIMEOUT_MS`: per-dependency timeout of `/api/health`, in milliseconds. Default: 2000. */
+  readonly healthTimeoutMs: number;
+}
+
+/** The Azurite shortcut every Azure SDK understands (blob 10000, queue 10001, table 10002). */
+export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
+
+/** The Cosmos DB emulator's published, well-known key: not a secret. */
+export const COSMOS_EMULATOR_KEY =
+  'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+
+/** The Cosmos DB emulator's default endpoint. */
+export const COSMOS_EMULATOR_ENDPOINT = 'https://127.0.0.1:8081/';
+
+export const COSMOS_EMULATOR_CONNECTION_STRING = `AccountEndpoint=${COSMOS_EMULATOR_ENDPOINT};AccountKey=${COSMOS_EMULATOR_KEY};`;
+
+/** Names of the settings, for infra/ and the local launchers. */
+export const SETTING = {
+  environment: 'HS_ENV',
+  appVersion: 'APP_VERSION',
+  hostStorage: 'AzureWebJobsStorage',
+  dataStorage: 'DataStorage',
+  cosmos: 'CosmosDb',
+  cosmosDatabase: 'COSMOS_DATABASE',
+  serviceBus: 'ServiceBus',
+  durableTaskHub: 'DURABLE_TASK_HUB',
+  healthTimeoutMs: 'HEALTH_TIMEOUT_MS',
+} as const;
+
+const DEFAULT_COSMOS_DATABASE = 'hsmlops';
+const DEFAULT_TASK_HUB = 'hsmlops';
+const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+
+/** Thrown by `loadConfig` with every problem found, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration (${problems.length} problem(s)):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates every setting; throws one `ConfigError` naming every missing or malformed one. */
+export function loadConfig(env: Env): AppConfig {
+  const problems: string[] = [];
+  const environment = readEnvironment(env, problems);
+  const connections = { env, environment, problems };
+
+  const config: AppConfig = {
+    environment,
+    appVersion: nonEmpty(env[SETTING.appVersion]) ?? packageJson.version,
+    hostStorage: readStorage(
+      SETTING.hostStorage,
+      ['blobServiceUri', 'queueServiceUri', 'tableServiceUri'],
+      connections,
+    ),
+    dataStorage: readStorage(SETTING.dataStorage, ['blobServiceUri', 'queueServiceUri'], connections),
+    cosmos: readCosmos(connections),
+    cosmosDatabase: readCosmosDatabase(env, problems),
+    serviceBus: readServiceBus(connections),
+    durableTaskHub: readTaskHub(env, problems),
+    healthTimeoutMs: readPositiveInteger(env, SETTING.healthTimeoutMs, DEFAULT_HEALTH_TIMEOUT_MS, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+let cached: AppConfig | undefined;
+
+/** The process-wide configuration, read from `process.env` on first use. */
+export function getConfig(): AppConfig {
+  cached ??= loadConfig(process.env);
+  return cached;
+}
+
+/** Forgets the cached configuration; for tests that change `process.env`. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}
+
+interface ReadContext {
+  readonly env: Env;
+  readonly environment: Environment;
+  readonly problems: string[];
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+const CONNECTION_SETTINGS = [SETTING.hostStorage, SETTING.dataStorage, SETTING.cosmos, SETTING.serviceBus];
+
+function identitySettingsOf(env: Env, name: string): Map<string, string> {
+  const prefix = `${name}__`;
+  const found = new Map<string, string>();
+  for (const [key, value] of Object.entries(env)) {
+    const trimmed = nonEmpty(value);
+    if (key.startsWith(prefix) && trimmed !== undefined) found.set(key.slice(prefix.length), trimmed);
+  }
+  return found;
+}
+
+function readEnvironment(env: Env, problems: string[]): Environment {
+  const raw = nonEmpty(env[SETTING.environment]);
+  if (raw === 'local' || raw === 'azure') return raw;
+  if (raw !== undefined) {
+    problems.push(`${SETTING.environment}: must be 'local' or 'azure', got '${raw}'`);
+    return 'local';
+  }
+  const anyIdentity = CONNECTION_SETTINGS.some((name) => identitySettingsOf(env, name).size > 0);
+  // An app deployed without any connection setting must fail, not quietly talk to emulators that aren't there.
+  return anyIdentity || nonEmpty(env.WEBSITE_SITE_NAME) !== undefined ? 'azure' : 'local';
+}
+
+/** Parses `Key=Value;Key=Value;` (values may contain '=', as base64 keys do); keys are case-insensitive. */
+export function parseConnectionString(text: string): Map<string, string> {
+  const parts = new Map<string, string>();
+  for (const segment of text.split(';')) {
+    if (segment.trim() === '') continue;
+    const equals = segment.indexOf('=');
+    if (equals <= 0) throw new Error(`'${segment.trim()}' is not Key=Value`);
+    parts.set(segment.slice(0, equals).trim().toLowerCase(), segment.slice(equals + 1).trim());
+  }
+  return parts;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Validates an absolute URL; plain http is accepted only on loopback (emulators). Returns the problem, if any. */
+function checkServiceUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `'${value}' is not an absolute URL`;
+  }
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined;
+  return `'${value}' must be an https URL (http only on a loopback address)`;
+}
+
+/**
+ * Splits `NAME` / `NAME__*` into the chosen form, reporting both-set and unknown suffixes.
+ * Returns undefined for "not set at all".
+ */
+function readConnectionForm(
+  name: string,
+  allowedSuffixes: readonly string[],
+  context: ReadContext,
+):
+  | { kind: 'connectionString'; value: string }
+  | { kind: 'identity'; settings: Map<string, string> }
+  | undefined {
+  const connectionString = nonEmpty(context.env[name]);
+  const identity = identitySettingsOf(context.env, name);
+  for (const suffix of identity.keys()) {
+    if (!allowedSuffixes.includes(suffix)) {
+      context.problems.push(
+        `${name}__${suffix}: unknown setting (expected one of ${allowedSuffixes.map((s) => `${name}__${s}`).join(', ')})`,
+      );
+    }
+  }
+  if (connectionString !== undefined && identity.size > 0) {
+    context.problems.push(
+      `${name}: set both as a connection string and as ${[...identity.keys()].map((s) => `${name}__${s}`).join(', ')}; choose one`,
+    );
+  }
+  if (identity.size > 0) {
+    const credential = identity.get('credential');
+    if (credential !== undefined && credential.toLowerCase() !== 'managedidentity') {
+      context.problems.push(`${name}__credential: only 'managedidentity' is supported, got '${credential}'`);
+    }
+    return { kind: 'identity', settings: identity };
+  }
+  if (connectionString === undefined) return undefined;
+  if (context.environment === 'azure') {
+    context.problems.push(
+      `${name}: HS_ENV=azure requires identity-based access (${name}__...), not a connection string with keys`,
+    );
+  }
+  return { kind: 'connectionString', value: connectionString };
+}
+
+type StorageServiceUriSetting = 'blobServiceUri' | 'queueServiceUri' | 'tableServiceUri';
+
+function readStorage(
+  name: string,
+  services: readonly StorageServiceUriSetting[],
+  context: ReadContext,
+): StorageConnection {
+  const form = readConnectionForm(name, ['accountName', 'clientId', 'credential', ...services], context);
+  if (form === undefined) {
+    if (context.environment === 'azure') {
+      context.problems.push(`${name}: missing; set ${name}__accountName (or ${name}__blobServiceUri)`);
+    }
+    return { kind: 'connectionString', connectionString: DEVELOPMENT_STORAGE, isDevelopmentStorage: true };
+  }
+  if (form.kind === 'connectionString') {
+    const problem = checkStorageConnectionString(form.value);
+    if (problem !== undefined) context.problems.push(`${name}: ${problem}`);
+    return {
+      kind: 'connectionString',
+      connectionString: form.value,
+      isDevelopmentStorage: /^\s*usedevelopmentstorage\s*=\s*true\s*;?\s*$/i.test(form.value),
+    };
+  }
+  const accountName = form.settings.get('accountName');
+  if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName)) {
+    context.problems.push(
+      `${name}__accountName: '${accountName}' is not a storage account name (3-24 a-z, 0-9)`,
+    );
+  }
+  const uriOf = (setting: StorageServiceUriSetting, service: string): string | undefined => {
+    const explicit = form.settings.get(setting);
+    if (explicit !== undefined) {
+      const problem = checkServiceUrl(explicit);
+      if (problem !== undefined) context.problems.push(`${name}__${setting}: ${problem}`);
+      return explicit;
+    }
+    return accountName === undefined ? undefined : `https://${accountName}.${service}.core.windows.net`;
+  };
+  const blobServiceUri = uriOf('blobServiceUri', 'blob');
+  if (blobServiceUri === undefined) {
+    context.problems.push(
+      `${name}: identity-based access needs ${name}__accountName or ${name}__blobServiceUri`,
+    );
+  }
+  return {
+    kind: 'identity',
+    blobServiceUri: blobServiceUri ?? '',
+    queueServiceUri: services.includes('queueServiceUri') ? uriOf('queueServiceUri', 'queue') : undefined,
+    tableServiceUri: services.includes('tableServiceUri') ? uriOf('tableServiceUri', 'table') : undefined,
+    clientId: form.settings.get('clientId'),
+  };
+}
+
+function checkStorageConnectionString(text: string): string | undefined {
+  let parts: Map<string, string>;
+  try {
+    parts = parseConnectionString(text);
+  } catch (error: unknown) {
+    return `malformed connection string: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return undefined;
+  const blobEndpoint = parts.get('blobendpoint');
+  if (blobEndpoint !== undefined) {
+    const problem = checkServiceUrl(blobEndpoint);
+    if (problem !== undefined) return `BlobEndpoint ${problem}`;
+  }
+  const hasKey = parts.has('accountname') && parts.has('accountkey');
+  const hasSas = blobEndpoint !== undefined && parts.has('sharedaccesssignature');
+  if (!hasKey && !hasSas) {
+    return 'malformed connection string: needs UseDevelopmentStorage=true, AccountName+AccountKey, or BlobEndpoint+SharedAccessSignature';
+  }
+  return undefined;
+}
+
+function readCosmos(context: ReadContext): CosmosConnection {
+  const name = SETTING.cosmos;
+  const form = readConnectionForm(name, ['accountEndpoint', 'clientId', 'credential'], context);
+  if (form === undefined) {
+    if (context.environment === 'azure')
+      context.problems.push(`${name}: missing; set ${name}__accountEndpoint`);
+    return {
+      kind: 'key',
+      endpoint: COSMOS_EMULATOR_ENDPOINT,
+      key: COSMOS_EMULATOR_KEY,
+      allowSelfSignedCertificate: true,
+    };
+  }
+  if (form.kind === 'identity') {
+    const endpoint = form.settings.get('accountEndpoint');
+    if (endpoint === undefined) {
+      context.problems.push(`${name}: identity-based access needs ${name}__accountEndpoint`);
+    } else {
+      const problem = checkServiceUrl(endpoint);
+      if (problem !== undefined) context.problems.push(`${name}__accountEndpoint: ${problem}`);
+    }
+    return {
+      kind: 'identity',
+      endpoint: endpoint ?? '',
+      clientId: form.settings.get('clientId'),
+      allowSelfSignedCertificate: endpoint !== undefined && isLocalHttps(endpoint),
+    };
+  }
+  let parts: Map<string, string> = new Map();
+  try {
+    parts = parseConnectionString(form.value);
+  } catch (error: unknown) {
+    context.problems.push(
+      `${name}: malformed connection string: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const endpoint = parts.get('accountendpoint');
+  const key = parts.get('accountkey');
+  if (endpoint === undefined || key === undefined || key === '') {
+    context.problems.push(`${name}: malformed connection string: needs AccountEndpoint=...;AccountKey=...;`);
+  } else {
+    const problem = checkServiceUrl(endpoint);
+    if (problem !== undefined) context.problems.push(`${name}: AccountEndpoint ${problem}`);
+  }
+  return {
+    kind: 'key',
+    endpoint: endpoint ?? '',
+    key: key ?? '',
+    allowSelfSignedCertificate: endpoint !== undefined && isLocalHttps(endpoint),
+  };
+}
+
+/** Certificate checks are relaxed only for a loopback https endpoint: nothing off-machine can present it. */
+function isLocalHttps(endpoint: string): boolean {
+  try {
+    const url = new URL(endpoint);
+    return url.protocol === 'https:' && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function readServiceBus(context: ReadContext): ServiceBusConnection | undefined {
+  const name = SETTING.serviceBus;
+  const form = readConnectionForm(name, ['fullyQualifiedNamespace', 'clientId', 'credential'], context);
+  if (form === undefined) return undefined;
+  if (form.kind === 'identity') {
+    const namespace = form.settings.get('fullyQualifiedNamespace');
+    if (namespace === undefined) {
+      context.problems.push(`${name}: identity-based access needs ${name}__fullyQualifiedNamespace`);
+    } else if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(namespace)) {
+      context.problems.push(
+        `${name}__fullyQualifiedNamespace: '${namespace}' is not a host name (e.g. x.servicebus.windows.net)`,
+      );
+    }
+    return {
+      kind: 'identity',
+      fullyQualifiedNamespace: namespace ?? '',
+      clientId: form.settings.get('clientId'),
+    };
+  }
+  try {
+    const parts = parseConnectionString(form.value);
+    if (!parts.has('endpoint'))
+      context.problems.push(`${name}: malformed connection string: needs Endpoint=sb://...`);
+  } catch (error: unknown) {
+    context.problems.push(
+      `${name}: malformed connection string: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  return { kind: 'connectionString', connectionString: form.value };
+}
+
+function readCosmosDatabase(env: Env, problems: string[]): string {
+  const value = nonEmpty(env[SETTING.cosmosDatabase]) ?? DEFAULT_COSMOS_DATABASE;
+  if (value.length > 255 || /[/\\#?]/.test(value)) {
+    problems.push(
+      `${SETTING.cosmosDatabase}: '${value}' is not a Cosmos database id (at most 255 chars, none of / \\ # ?)`,
+    );
+  }
+  return value;
+}
+
+function readTaskHub(env: Env, problems: string[]): string {
+  const value = nonEmpty(env[SETTING.durableTaskHub]) ?? DEFAULT_TASK_HUB;
+  if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(value)) {
+    problems.push(
+      `${SETTING.durableTaskHub}: '${value}' is not a task hub name (3-45 letters and digits, starting with a letter)`,
+    );
+  }
+  return value;
+}
+
+function readPositiveInteger(env: Env, name: string, fallback: number, problems: string[]): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    problems.push(`${name}: must be a positive integer, got '${raw}'`);
+    return fallback;
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

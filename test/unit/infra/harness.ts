@@ -1,0 +1,184 @@
+import * as pulumi from '@pulumi/pulumi';
+import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
+import { main, type StackOutputs } from '../../../infra/program';
+
+/**
+ * Runs the real stack program against Pulumi's mock engine and records every resource with the inputs the
+ * program gave it (after all Outputs resolved), so tests assert on what Azure would receive.
+ */
+
+export const testProject = 'hs-mlops';
+export const testStack = 'unit';
+export const testSubscriptionId = '0b1f6471-1bf0-4dda-aec3-111122223333';
+export const testTenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+/** The managed identity the mocked Function App reports; every role assignment must name it. */
+export const testPrincipalId = '9a7c4f1e-5d3b-4e2a-8c6f-0123456789ab';
+
+export interface RecordedResource {
+  readonly type: string;
+  /** Pulumi logical name. */
+  readonly name: string;
+  /** Physical (Azure) name the program chose. */
+  readonly physicalName: string;
+  readonly id: string;
+  readonly inputs: Record<string, any>;
+  /** URN as the mock engine built it: its type path shows the parent chain. */
+  readonly urn: string;
+}
+
+export interface StackRun {
+  readonly resources: readonly RecordedResource[];
+  readonly outputs: { readonly [K in keyof StackOutputs]: string };
+}
+
+/** The input that holds a resource's own Azure name, per resource type. */
+const physicalNameKey: Readonly<Record<string, string>> = {
+  'azure-native:resources:ResourceGroup': 'resourceGroupName',
+  'azure-native:storage:StorageAccount': 'accountName',
+  'azure-native:storage:BlobContainer': 'containerName',
+  'azure-native:storage:BlobServiceProperties': 'blobServicesName',
+  'azure-native:cosmosdb:DatabaseAccount': 'accountName',
+  'azure-native:cosmosdb:SqlResourceSqlDatabase': 'databaseName',
+  'azure-native:cosmosdb:SqlResourceSqlContainer': 'containerName',
+  'azure-native:cosmosdb:SqlResourceSqlRoleAssignment': 'roleAssignmentId',
+  'azure-native:servicebus:Namespace': 'namespaceName',
+  'azure-native:servicebus:Queue': 'queueName',
+  'azure-native:servicebus:Topic': 'topicName',
+  'azure-native:servicebus:Subscription': 'subscriptionName',
+  'azure-native:web:AppServicePlan': 'name',
+  'azure-native:web:WebApp': 'name',
+  'azure-native:operationalinsights:Workspace': 'workspaceName',
+  'azure-native:applicationinsights:Component': 'resourceName',
+  'azure-native:authorization:RoleAssignment': 'roleAssignmentName',
+};
+
+function physicalNameOf(type: string, name: string, inputs: Record<string, any>): string {
+  const key = physicalNameKey[type];
+  const value = key === undefined ? undefined : inputs[key];
+  return typeof value === 'string' ? value : name;
+}
+
+/** Outputs Azure computes on create, shaped like the real responses. */
+function computedState(type: string, physicalName: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case 'azure-native:storage:StorageAccount':
+      return {
+        primaryEndpoints: {
+          blob: `https://${physicalName}.blob.core.windows.net/`,
+          queue: `https://${physicalName}.queue.core.windows.net/`,
+          table: `https://${physicalName}.table.core.windows.net/`,
+        },
+      };
+    case 'azure-native:cosmosdb:DatabaseAccount':
+      return { documentEndpoint: `https://${physicalName}.documents.azure.com:443/` };
+    case 'azure-native:servicebus:Namespace':
+      return { serviceBusEndpoint: `https://${physicalName}.servicebus.windows.net:443/` };
+    case 'azure-native:web:WebApp':
+      return {
+        defaultHostName: `${physicalName}.azurewebsites.net`,
+        identity: { ...inputs.identity, principalId: testPrincipalId, tenantId: testTenantId },
+      };
+    case 'azure-native:applicationinsights:Component':
+      return {
+        connectionString:
+          'InstrumentationKey=00000000-1111-2222-3333-444444444444;' +
+          'IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+      };
+    default:
+      return {};
+  }
+}
+
+function mockId(type: string, physicalName: string, inputs: Record<string, any>): string {
+  const [, module = 'mock', kind = 'resource'] = type.split(':');
+  if (type === 'azure-native:resources:ResourceGroup') {
+    return `/subscriptions/${testSubscriptionId}/resourceGroups/${physicalName}`;
+  }
+  const group = typeof inputs.resourceGroupName === 'string' ? inputs.resourceGroupName : 'none';
+  return `/subscriptions/${testSubscriptionId}/resourceGroups/${group}/providers/${module}/${kind}/${physicalName}`;
+}
+
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
+
+/** The mock engine keeps no record of when every registration settled; Pulumi's own drain does. */
+async function waitForRegistrations(): Promise<void> {
+  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  if (typeof runtime.waitForRPCs !== 'function') {
+    throw new Error('@pulumi/pulumi no longer exposes runtime.waitForRPCs; the harness must be updated');
+  }
+  await runtime.waitForRPCs();
+}
+
+/** Runs the stack program once with the given project config (`key` means `hs-mlops:key`). */
+export async function runStack(projectConfig: Record<string, string> = {}): Promise<StackRun> {
+  const recorded: Omit<RecordedResource, 'urn'>[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const inputs = args.inputs as Record<string, any>;
+        const physicalName = physicalNameOf(args.type, args.name, inputs);
+        const id = mockId(args.type, physicalName, inputs);
+        recorded.push({ type: args.type, name: args.name, physicalName, id, inputs });
+        return {
+          id,
+          state: { ...inputs, name: physicalName, ...computedState(args.type, physicalName, inputs) },
+        };
+      },
+      call(args) {
+        if (args.token === 'azure-native:authorization:getClientConfig') {
+          return {
+            subscriptionId: testSubscriptionId,
+            tenantId: testTenantId,
+            clientId: 'deployer',
+            objectId: 'deployer',
+          };
+        }
+        throw new Error(`unexpected provider call ${args.token}`);
+      },
+    },
+    testProject,
+    testStack,
+    false,
+  );
+  const config: Record<string, string> = { 'azure-native:location': 'westeurope' };
+  for (const [key, value] of Object.entries(projectConfig)) config[`${testProject}:${key}`] = value;
+  pulumi.runtime.setAllConfig(config);
+
+  const stackOutputs = await main();
+  const outputs = Object.fromEntries(
+    await Promise.all(
+      Object.entries(stackOutputs).map(async ([key, output]) => [key, await valueOf(output)] as const),
+    ),
+  ) as StackRun['outputs'];
+  await waitForRegistrations();
+
+  const monitor = pulumi.runtime.getMonitor();
+  if (!(monitor instanceof MockMonitor)) throw new Error('Pulumi mocks are not installed');
+  const urns = [...monitor.resources.keys()];
+  const resources = recorded.map((resource) => {
+    const urn =
+      urns.find((candidate) => candidate.endsWith(`$${resource.type}::${resource.name}`)) ??
+      urns.find((candidate) => candidate.endsWith(`::${resource.type}::${resource.name}`));
+    if (urn === undefined) throw new Error(`no URN recorded for ${resource.type} ${resource.name}`);
+    return { ...resource, urn };
+  });
+  return { resources, outputs };
+}
+
+/** Resources of one type; fails when there are none, so a filter typo cannot make a test vacuous. */
+export function ofType(run: StackRun, type: string): RecordedResource[] {
+  const found = run.resources.filter((resource) => resource.type === `azure-native:${type}`);
+  if (found.length === 0) throw new Error(`no resources of type azure-native:${type}`);
+  return found;
+}
+
+/** The single resource of a type with the given physical name. */
+export function named(run: StackRun, type: string, physicalName: string): RecordedResource {
+  const matches = ofType(run, type).filter((resource) => resource.physicalName === physicalName);
+  if (matches.length !== 1) {
+    throw new Error(`expected one ${type} named ${physicalName}, found ${matches.length}`);
+  }
+  return matches[0]!;
+}

@@ -81,6 +81,15 @@ export interface AppConfig {
   readonly durableTaskHub: string;
   /** `HEALTH_TIMEOUT_MS`: per-dependency timeout of `/api/health`, in milliseconds. Default: 2000. */
   readonly healthTimeoutMs: number;
+  /** `MODEL_PACKAGE`: the serving model package until the registry names a champion: a prefix in the `models`
+   * blob container (`v3/`) or a local folder (`file:/path/to/package`). Default: none (classification answers 503). */
+  readonly modelPackage: string | undefined;
+  /** `ONNX_INTRA_OP_THREADS`: threads one ONNX run may use. Default: 1 (measured best on 2 cores, bench/serve.ts). */
+  readonly onnxIntraOpThreads: number;
+  /** `AUDIT_BUFFER_MAX`: audit records held in memory before the oldest are spilled to Blob. Default: 5000. */
+  readonly auditBufferMax: number;
+  /** `AUDIT_WRITE_TIMEOUT_MS`: an audit write to Cosmos slower than this is spilled to Blob. Default: 2000. */
+  readonly auditWriteTimeoutMs: number;
 }
 
 /** The Azurite shortcut every Azure SDK understands (blob 10000, queue 10001, table 10002). */
@@ -106,11 +115,18 @@ export const SETTING = {
   serviceBus: 'ServiceBus',
   durableTaskHub: 'DURABLE_TASK_HUB',
   healthTimeoutMs: 'HEALTH_TIMEOUT_MS',
+  modelPackage: 'MODEL_PACKAGE',
+  onnxIntraOpThreads: 'ONNX_INTRA_OP_THREADS',
+  auditBufferMax: 'AUDIT_BUFFER_MAX',
+  auditWriteTimeoutMs: 'AUDIT_WRITE_TIMEOUT_MS',
 } as const;
 
 const DEFAULT_COSMOS_DATABASE = 'hsmlops';
 const DEFAULT_TASK_HUB = 'hsmlops';
 const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+const DEFAULT_ONNX_INTRA_OP_THREADS = 1;
+const DEFAULT_AUDIT_BUFFER_MAX = 5000;
+const DEFAULT_AUDIT_WRITE_TIMEOUT_MS = 2000;
 
 /** Thrown by `loadConfig` with every problem found, one per line. */
 export class ConfigError extends Error {
@@ -142,6 +158,20 @@ export function loadConfig(env: Env): AppConfig {
     serviceBus: readServiceBus(connections),
     durableTaskHub: readTaskHub(env, problems),
     healthTimeoutMs: readPositiveInteger(env, SETTING.healthTimeoutMs, DEFAULT_HEALTH_TIMEOUT_MS, problems),
+    modelPackage: nonEmpty(env[SETTING.modelPackage]),
+    onnxIntraOpThreads: readPositiveInteger(
+      env,
+      SETTING.onnxIntraOpThreads,
+      DEFAULT_ONNX_INTRA_OP_THREADS,
+      problems,
+    ),
+    auditBufferMax: readPositiveInteger(env, SETTING.auditBufferMax, DEFAULT_AUDIT_BUFFER_MAX, problems),
+    auditWriteTimeoutMs: readPositiveInteger(
+      env,
+      SETTING.auditWriteTimeoutMs,
+      DEFAULT_AUDIT_WRITE_TIMEOUT_MS,
+      problems,
+    ),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -9,7 +9,7 @@
  *
  * `loadConfig(env)` is pure and reports every problem in one error; `getConfig()` reads `process.env` once.
  */
-import packageJson from '../package.json';
+import { packageVersion } from './project';
 
 /** Where the app runs: `local` uses the emulators and accepts keys; `azure` requires managed identity. */
 export type Environment = 'local' | 'azure';
@@ -81,6 +81,12 @@ export interface AppConfig {
   readonly durableTaskHub: string;
   /** `HEALTH_TIMEOUT_MS`: per-dependency timeout of `/api/health`, in milliseconds. Default: 2000. */
   readonly healthTimeoutMs: number;
+  /** `INGEST_MAX_DESCRIPTION_LENGTH`: longest accepted description, in characters (after whitespace is
+   * collapsed); longer rows are quarantined. Default: 512. */
+  readonly ingestMaxDescriptionLength: number;
+  /** `INGEST_UNLISTED_CODE_POLICY`: `keep` | `map-or-reject` | `reject`, what ingestion does with codes HS 2022
+   * does not list (see shared/hs/labels.ts). Default: `keep`. */
+  readonly ingestUnlistedCodePolicy: 'keep' | 'map-or-reject' | 'reject';
   /** `MODEL_PACKAGE`: the serving model package until the registry names a champion: a prefix in the `models`
    * blob container (`v3/`) or a local folder (`file:/path/to/package`). Default: none (classification answers 503). */
   readonly modelPackage: string | undefined;
@@ -115,6 +121,8 @@ export const SETTING = {
   serviceBus: 'ServiceBus',
   durableTaskHub: 'DURABLE_TASK_HUB',
   healthTimeoutMs: 'HEALTH_TIMEOUT_MS',
+  ingestMaxDescriptionLength: 'INGEST_MAX_DESCRIPTION_LENGTH',
+  ingestUnlistedCodePolicy: 'INGEST_UNLISTED_CODE_POLICY',
   modelPackage: 'MODEL_PACKAGE',
   onnxIntraOpThreads: 'ONNX_INTRA_OP_THREADS',
   auditBufferMax: 'AUDIT_BUFFER_MAX',
@@ -124,6 +132,8 @@ export const SETTING = {
 const DEFAULT_COSMOS_DATABASE = 'hsmlops';
 const DEFAULT_TASK_HUB = 'hsmlops';
 const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+const DEFAULT_INGEST_MAX_DESCRIPTION_LENGTH = 512;
+const UNLISTED_CODE_POLICIES = ['keep', 'map-or-reject', 'reject'] as const;
 const DEFAULT_ONNX_INTRA_OP_THREADS = 1;
 const DEFAULT_AUDIT_BUFFER_MAX = 5000;
 const DEFAULT_AUDIT_WRITE_TIMEOUT_MS = 2000;
@@ -146,7 +156,7 @@ export function loadConfig(env: Env): AppConfig {
 
   const config: AppConfig = {
     environment,
-    appVersion: nonEmpty(env[SETTING.appVersion]) ?? packageJson.version,
+    appVersion: nonEmpty(env[SETTING.appVersion]) ?? packageVersion(),
     hostStorage: readStorage(
       SETTING.hostStorage,
       ['blobServiceUri', 'queueServiceUri', 'tableServiceUri'],
@@ -158,6 +168,13 @@ export function loadConfig(env: Env): AppConfig {
     serviceBus: readServiceBus(connections),
     durableTaskHub: readTaskHub(env, problems),
     healthTimeoutMs: readPositiveInteger(env, SETTING.healthTimeoutMs, DEFAULT_HEALTH_TIMEOUT_MS, problems),
+    ingestMaxDescriptionLength: readPositiveInteger(
+      env,
+      SETTING.ingestMaxDescriptionLength,
+      DEFAULT_INGEST_MAX_DESCRIPTION_LENGTH,
+      problems,
+    ),
+    ingestUnlistedCodePolicy: readUnlistedCodePolicy(env, problems),
     modelPackage: nonEmpty(env[SETTING.modelPackage]),
     onnxIntraOpThreads: readPositiveInteger(
       env,
@@ -501,4 +518,17 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+function readUnlistedCodePolicy(env: Env, problems: string[]): (typeof UNLISTED_CODE_POLICIES)[number] {
+  const raw = nonEmpty(env[SETTING.ingestUnlistedCodePolicy]);
+  if (raw === undefined) return 'keep';
+  const policy = UNLISTED_CODE_POLICIES.find((candidate) => candidate === raw);
+  if (policy === undefined) {
+    problems.push(
+      `${SETTING.ingestUnlistedCodePolicy}: must be one of ${UNLISTED_CODE_POLICIES.join(', ')}, got '${raw}'`,
+    );
+    return 'keep';
+  }
+  return policy;
 }

@@ -4,9 +4,10 @@
  * and License (ODC-PDDL). The file also lists chapter 99 / 9999 / 999999 ("commodities not specified according to
  * kind"), a statistical extension rather than WCO HS; it is kept because declarations do use it.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { findProjectRoot } from '../project';
 
 /** Digits of an HS level: chapter (2), heading (4), subheading (6). */
 export type HsLevel = 2 | 4 | 6;
@@ -133,16 +134,7 @@ export function parseNomenclature(csvText: string): Nomenclature {
   };
 }
 
-/**
- * Walks up from `startDir` to the first folder holding package.json. The nomenclature is found through the
- * project root, so the same code works from TypeScript source (tests) and from the compiled `dist/` tree.
- */
-export function findProjectRoot(startDir: string = __dirname): string {
-  for (let dir = resolve(startDir); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${startDir}`);
-  }
-}
+export { findProjectRoot };
 
 /** Path of the shipped HS 2022 nomenclature CSV. */
 export function nomenclaturePath(): string {

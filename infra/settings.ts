@@ -4,7 +4,7 @@
  * this module only re-exports them in the shape the Pulumi program uses, plus the infra-only names.
  */
 import { SETTING } from '../shared/config';
-import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from '../shared/platform/resources';
+import { BLOB_CONTAINERS, COSMOS_CONTAINERS, SERVICE_BUS_ENTITIES } from '../shared/platform/resources';
 
 /**
  * Connection prefixes as the Functions host and the app see them. With identity-based connections the host
@@ -56,13 +56,5 @@ export const cosmosContainers: readonly CosmosContainerSpec[] = Object.values(CO
 /** The container whose items expire (`predictionRetentionDays`); every other container keeps its items. */
 export const expiringCosmosContainer = COSMOS_CONTAINERS.predictions.id;
 
-/**
- * Service Bus entities. Not in `shared/` yet: the app side should adopt these names (or move them to
- * `shared/platform/resources.ts` and have this module re-export them).
- */
-export const serviceBusEntities = {
-  feedbackQueue: 'feedback',
-  lifecycleTopic: 'lifecycle-events',
-  /** The app's own subscription to lifecycle events (audit trail and notifications). */
-  lifecycleSubscription: 'hsmlops-app',
-} as const;
+/** Service Bus entities: the app's own names (`shared/platform/resources.ts`). */
+export const serviceBusEntities = SERVICE_BUS_ENTITIES;

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole system on this machine in one command — Azurite and the Cosmos DB emulator (data in the
- * git-ignored `.local/`, surviving restarts), the app's containers created by the same bootstrap code Azure runs,
+ * git-ignored `.local/`, surviving restarts), the Service Bus peer (in memory), the app's containers created by the same bootstrap code Azure runs,
  * and the local function host serving every registration of `functions/` (HTTP on 7071, blob/queue/timer
  * triggers, durable orchestrations). Ctrl-C stops the host first, then the emulators; nothing is left running.
  *
@@ -11,8 +11,10 @@ import * as path from 'path';
 import { loadConfig } from '../shared/config';
 import { ensureResources } from '../shared/platform/bootstrap';
 import { createPlatformClients } from '../shared/platform/clients';
+import { SERVICE_BUS_ENTITIES } from '../shared/platform/resources';
 import { DurableExtension } from './host/durable/extension';
 import { LocalFunctionHost } from './host/host';
+import { startServiceBusPeer, type ServiceBusPeer } from './servicebus/peer';
 import { messageOf } from './services/process';
 import {
   DEFAULT_LOCAL_DATA_DIR,
@@ -20,6 +22,9 @@ import {
   startLocalStack,
   type LocalStack,
 } from './services/stack';
+
+/** AMQP port of the local Service Bus peer (the standard AMQP port). */
+const LOCAL_SERVICE_BUS_PORT = 5672;
 
 /** The project root: `dist/local/start.js` → two folders up. */
 const APP_ROOT = path.resolve(__dirname, '..', '..');
@@ -39,6 +44,7 @@ async function main(): Promise<void> {
   const freePorts = process.env.HS_LOCAL_PORTS === 'free';
 
   let stack: LocalStack | undefined;
+  let serviceBus: ServiceBusPeer | undefined;
   let host: LocalFunctionHost | undefined;
   let stopping = false;
   const shutdown = async (reason: string, exitCode: number): Promise<never> => {
@@ -49,6 +55,12 @@ async function main(): Promise<void> {
         await host?.stop();
       } catch (error: unknown) {
         console.error(`stopping the host failed: ${messageOf(error)}`);
+        exitCode = 1;
+      }
+      try {
+        await serviceBus?.stop();
+      } catch (error: unknown) {
+        console.error(`stopping the Service Bus peer failed: ${messageOf(error)}`);
         exitCode = 1;
       }
       try {
@@ -72,8 +84,17 @@ async function main(): Promise<void> {
       cosmosSnapshotIntervalMs: 30_000,
       exitOnSignal: false,
     });
+    // Service Bus has no installable emulator: the project's own AMQP peer serves the real SDK (in memory).
+    serviceBus = await startServiceBusPeer({
+      port: freePorts ? 0 : LOCAL_SERVICE_BUS_PORT,
+      entities: {
+        queues: [SERVICE_BUS_ENTITIES.feedbackQueue],
+        topics: { [SERVICE_BUS_ENTITIES.lifecycleTopic]: [SERVICE_BUS_ENTITIES.lifecycleSubscription] },
+      },
+    });
     // The app reads its settings from the environment once, at first use: point it at the emulators first.
     for (const [name, value] of Object.entries(stack.env)) process.env[name] = value;
+    process.env.ServiceBus = serviceBus.connectionString;
 
     const config = loadConfig(process.env);
     const clients = createPlatformClients(config);
@@ -100,6 +121,7 @@ async function main(): Promise<void> {
 
   const lines = [
     `emulators: pids ${stack.pids.join(', ')}; data in ${dataDir}`,
+    `service bus peer (in memory): ${process.env.ServiceBus ?? ''}`,
     `local function host: ${host.baseUrl}`,
     `function key (x-functions-key header or ?code=): ${host.functionKey}`,
     'functions:',

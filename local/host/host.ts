@@ -16,6 +16,7 @@ import { appHookData, FunctionRegistry } from './registry';
 import type { AppSettings } from './settings';
 import { BlobTriggerListener, type BlobTriggerOptions } from './triggers/blob';
 import { QueueTriggerListener, type QueueTriggerOptions } from './triggers/queue';
+import { ServiceBusTriggerListener } from './triggers/service-bus';
 import { TimerTriggerListener } from './triggers/timer';
 import type { TriggerListener } from './triggers/trigger';
 
@@ -136,10 +137,11 @@ export class LocalFunctionHost {
       new BlobTriggerListener(env, this.#options.blob),
       new QueueTriggerListener(env, { ...hostJson.queues, ...this.#options.queue }),
       new TimerTriggerListener(env),
+      new ServiceBusTriggerListener(env),
     ];
     for (const listener of this.#listeners) await listener.start();
 
-    const coreTriggers = ['httptrigger', 'blobtrigger', 'queuetrigger', 'timertrigger'];
+    const coreTriggers = ['httptrigger', 'blobtrigger', 'queuetrigger', 'timertrigger', 'servicebustrigger'];
     for (const fn of registry.list()) {
       if (!coreTriggers.includes(fn.trigger.type.toLowerCase())) {
         // Durable triggers belong to the durable extension; anything else never fires locally.

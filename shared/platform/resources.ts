@@ -63,3 +63,14 @@ export const RESOURCES: {
   blobContainers: Object.freeze(Object.values(BLOB_CONTAINERS)),
   cosmosContainers: Object.freeze(Object.values(COSMOS_CONTAINERS)),
 });
+
+/**
+ * Service Bus entities: the ground-truth feedback queue and the topic of model life-cycle events (with the app's
+ * own subscription, the audit trail's and notifications' reader). Pulumi declares them in Azure; the local peer
+ * is started with the same list.
+ */
+export const SERVICE_BUS_ENTITIES = Object.freeze({
+  feedbackQueue: 'feedback',
+  lifecycleTopic: 'lifecycle-events',
+  lifecycleSubscription: 'hsmlops-app',
+} as const);

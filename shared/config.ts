@@ -96,6 +96,9 @@ export interface AppConfig {
   readonly auditBufferMax: number;
   /** `AUDIT_WRITE_TIMEOUT_MS`: an audit write to Cosmos slower than this is spilled to Blob. Default: 2000. */
   readonly auditWriteTimeoutMs: number;
+  /** `MODEL_REFRESH_INTERVAL_MS`: how often an instance checks whether the serving package changed (one manifest
+   * read) and swaps to it. Default: 60000. */
+  readonly modelRefreshIntervalMs: number;
 }
 
 /** The Azurite shortcut every Azure SDK understands (blob 10000, queue 10001, table 10002). */
@@ -127,6 +130,7 @@ export const SETTING = {
   onnxIntraOpThreads: 'ONNX_INTRA_OP_THREADS',
   auditBufferMax: 'AUDIT_BUFFER_MAX',
   auditWriteTimeoutMs: 'AUDIT_WRITE_TIMEOUT_MS',
+  modelRefreshIntervalMs: 'MODEL_REFRESH_INTERVAL_MS',
 } as const;
 
 const DEFAULT_COSMOS_DATABASE = 'hsmlops';
@@ -137,6 +141,7 @@ const UNLISTED_CODE_POLICIES = ['keep', 'map-or-reject', 'reject'] as const;
 const DEFAULT_ONNX_INTRA_OP_THREADS = 1;
 const DEFAULT_AUDIT_BUFFER_MAX = 5000;
 const DEFAULT_AUDIT_WRITE_TIMEOUT_MS = 2000;
+const DEFAULT_MODEL_REFRESH_INTERVAL_MS = 60_000;
 
 /** Thrown by `loadConfig` with every problem found, one per line. */
 export class ConfigError extends Error {
@@ -187,6 +192,12 @@ export function loadConfig(env: Env): AppConfig {
       env,
       SETTING.auditWriteTimeoutMs,
       DEFAULT_AUDIT_WRITE_TIMEOUT_MS,
+      problems,
+    ),
+    modelRefreshIntervalMs: readPositiveInteger(
+      env,
+      SETTING.modelRefreshIntervalMs,
+      DEFAULT_MODEL_REFRESH_INTERVAL_MS,
       problems,
     ),
   };

@@ -1,0 +1,273 @@
+/**
+ * Text encoder for declaration descriptions: the one place where raw trader text becomes model inputs, used by
+ * training and by serving alike, so it is versioned and its whole behaviour is fixed by a serialisable config.
+ *
+ * Output is hashed feature ids (fastText style): id 0 is padding, ids 1..buckets are FNV-1a hashes of feature
+ * strings. Two layouts are offered: a flat bag [F] per text (bag-of-embeddings, linear, DNN models: the ONNX
+ * graph does Gather + ReduceSum), and a per-token grid [T, K] (sequence models: Text-CNN, GRU).
+ */
+
+/** Bumped whenever a change to this file could change any encoder output for the same config. */
+export const ENCODER_VERSION = 'hs-text-1';
+
+export type NumberMode =
+  /** Numbers stay as written ("500", "1.1"). */
+  | 'keep'
+  /** Numbers become a shape token by digit count ("500" -> "#3", "1.1" -> "#1.1"), which generalises quantities. */
+  | 'shape';
+
+export interface TextEncoderConfig {
+  /** Hash buckets for feature ids; ids are 1..buckets, 0 is padding. Default 2^18. */
+  buckets: number;
+  /** Separate digits from letters ("500ML" -> "500 ml", "12X100" -> "12 x 100"). Default true. */
+  splitAlphaNumeric: boolean;
+  /** How numbers appear as tokens. Default 'shape'. */
+  numbers: NumberMode;
+  /** Emit a shape token (letters -> a, digits -> 9, runs collapsed) for tokens mixing letters and digits, which
+   * marks part numbers and model codes without memorising them. Default true. */
+  partNumberShapes: boolean;
+  /** Smallest character n-gram of "<word>"; 0 disables character n-grams. Default 3. */
+  charNgramMin: number;
+  /** Largest character n-gram of "<word>". Default 5. */
+  charNgramMax: number;
+  /** Adjacent word pairs as features. Default true. */
+  wordBigrams: boolean;
+  /** Tokens kept per text (the rest is cut; descriptions have a median of five words). Default 32. */
+  maxTokens: number;
+  /** Keep each feature id at most once per text (binary term frequency). Default true. */
+  uniqueFeatures: boolean;
+}
+
+export const DEFAULT_ENCODER_CONFIG: Readonly<TextEncoderConfig> = Object.freeze({
+  buckets: 1 << 18,
+  splitAlphaNumeric: true,
+  numbers: 'shape',
+  partNumberShapes: true,
+  charNgramMin: 3,
+  charNgramMax: 5,
+  wordBigrams: true,
+  maxTokens: 32,
+  uniqueFeatures: true,
+});
+
+/** Fills the defaults and rejects settings that would silently produce nonsense. */
+export function resolveEncoderConfig(partial: Partial<TextEncoderConfig> = {}): TextEncoderConfig {
+  const config = { ...DEFAULT_ENCODER_CONFIG, ...partial };
+  if (!Number.isInteger(config.buckets) || config.buckets < 2 || config.buckets > 2 ** 30) {
+    throw new RangeError(`encoder buckets must be an integer in [2, 2^30], got ${config.buckets}`);
+  }
+  if (config.charNgramMin < 0 || (config.charNgramMin > 0 && config.charNgramMax < config.charNgramMin)) {
+    throw new RangeError(
+      `encoder char n-gram range [${config.charNgramMin}, ${config.charNgramMax}] is invalid`,
+    );
+  }
+  if (!Number.isInteger(config.maxTokens) || config.maxTokens < 1) {
+    throw new RangeError(`encoder maxTokens must be a positive integer, got ${config.maxTokens}`);
+  }
+  if (config.numbers !== 'keep' && config.numbers !== 'shape') {
+    throw new RangeError(`encoder numbers must be 'keep' or 'shape', got ${String(config.numbers)}`);
+  }
+  return config;
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: stable across machines and Node versions, unlike anything built in. */
+export function fnv1a(text: string, seed = 0x811c9dc5): number {
+  let hash = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+const COMBINING_MARKS = /\p{M}+/gu;
+const NON_WORD = /[^\p{L}\p{N}.]+/gu;
+const LETTER_DIGIT_BOUNDARY = /(?<=\p{L})(?=\p{N})|(?<=\p{N})(?=\p{L})/gu;
+const HAS_LETTER = /\p{L}/u;
+const HAS_DIGIT = /\p{N}/u;
+const NUMBER = /^\p{N}+(?:\.\p{N}+)*$/u;
+
+/** NFKC, case folding, accents removed, punctuation to spaces (decimal points inside numbers survive). */
+export function normalizeText(text: string): string {
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(COMBINING_MARKS, '')
+    .normalize('NFC')
+    .replace(NON_WORD, ' ')
+    .trim();
+}
+
+function shapeOf(token: string): string {
+  let shape = '';
+  let last = '';
+  for (const ch of token) {
+    const cls = HAS_DIGIT.test(ch) ? '9' : HAS_LETTER.test(ch) ? 'a' : ch;
+    if (cls !== last) shape += cls;
+    last = cls;
+  }
+  return shape;
+}
+
+function numberToken(token: string, mode: NumberMode): string {
+  if (mode === 'keep') return token;
+  return '#' + token.replace(/\p{N}+/gu, (digits) => String(digits.length));
+}
+
+/**
+ * Word tokens after normalisation and number handling. Shape tokens start with '~' and number tokens (shape
+ * mode) with '#', so neither can collide with a real word.
+ */
+export function tokenize(text: string, config: TextEncoderConfig): string[] {
+  const tokens: string[] = [];
+  for (const raw of normalizeText(text).split(' ')) {
+    // Dots only matter between digits; "e.g." or a trailing "." is punctuation.
+    const parts = raw.split(/(?<!\p{N})\.|\.(?!\p{N})/u).filter((p) => p.length > 0);
+    for (const part of parts) {
+      if (config.partNumberShapes && HAS_LETTER.test(part) && HAS_DIGIT.test(part))
+        tokens.push('~' + shapeOf(part));
+      const pieces = config.splitAlphaNumeric ? part.split(LETTER_DIGIT_BOUNDARY) : [part];
+      for (const piece of pieces) {
+        if (piece.length === 0) continue;
+        tokens.push(NUMBER.test(piece) ? numberToken(piece, config.numbers) : piece);
+      }
+    }
+  }
+  return tokens.length > config.maxTokens ? tokens.slice(0, config.maxTokens) : tokens;
+}
+
+/** True for tokens that get character n-grams: real words, not numbers or shapes. */
+function isWordToken(token: string): boolean {
+  const first = token.charCodeAt(0);
+  return first !== 0x23 /* # */ && first !== 0x7e /* ~ */ && !NUMBER.test(token);
+}
+
+/** Feature strings of one token position: the token, its character n-grams, and the bigram ending here. */
+export function tokenFeatureStrings(
+  tokens: readonly string[],
+  position: number,
+  config: TextEncoderConfig,
+): string[] {
+  const token = tokens[position]!;
+  const features = ['w' + token];
+  if (config.charNgramMin > 0 && isWordToken(token)) {
+    const padded = '<' + token + '>';
+    for (let n = config.charNgramMin; n <= config.charNgramMax; n++) {
+      // The whole "<word>" is already the word feature.
+      for (let start = 0; start + n <= padded.length && n < padded.length; start++) {
+        features.push('c' + padded.slice(start, start + n));
+      }
+    }
+  }
+  if (config.wordBigrams && position > 0) features.push('b' + tokens[position - 1]! + ' ' + token);
+  return features;
+}
+
+export function featureId(feature: string, buckets: number): number {
+  return (fnv1a(feature) % buckets) + 1;
+}
+
+/** Per-token feature ids, token by token (ragged); the building block of both layouts. */
+export function encodeTokens(text: string, config: TextEncoderConfig): Int32Array[] {
+  const tokens = tokenize(text, config);
+  return tokens.map((_, position) =>
+    Int32Array.from(tokenFeatureStrings(tokens, position, config), (feature) =>
+      featureId(feature, config.buckets),
+    ),
+  );
+}
+
+/** Flat bag of feature ids of one text, in first-seen order (deduplicated when the config says so). */
+export function encodeBag(text: string, config: TextEncoderConfig): Int32Array {
+  const perToken = encodeTokens(text, config);
+  const ids: number[] = [];
+  const seen = config.uniqueFeatures ? new Set<number>() : undefined;
+  for (const tokenIds of perToken) {
+    for (const id of tokenIds) {
+      if (seen) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
+      ids.push(id);
+    }
+  }
+  return Int32Array.from(ids);
+}
+
+/** A batch of bags padded with 0 to a common width: row-major [size, width]. */
+export interface BagBatch {
+  readonly ids: Int32Array;
+  readonly size: number;
+  readonly width: number;
+}
+
+/**
+ * Packs bags into one zero-padded matrix. `maxWidth` caps features per text (the tail is dropped); `minWidth`
+ * lets callers fix the shape (ONNX inputs of a fixed width).
+ */
+export function packBags(bags: readonly Int32Array[], maxWidth = 512, minWidth = 1): BagBatch {
+  let width = minWidth;
+  for (const bag of bags) width = Math.max(width, Math.min(bag.length, maxWidth));
+  const ids = new Int32Array(bags.length * width);
+  bags.forEach((bag, row) => ids.set(bag.length > width ? bag.subarray(0, width) : bag, row * width));
+  return { ids, size: bags.length, width };
+}
+
+/** Per-token ids packed as [size, tokens, perToken] with 0 padding, for sequence models. */
+export interface TokenGridBatch {
+  readonly ids: Int32Array;
+  readonly size: number;
+  readonly tokens: number;
+  readonly perToken: number;
+}
+
+export function packTokenGrids(
+  texts: readonly string[],
+  config: TextEncoderConfig,
+  tokens: number = config.maxTokens,
+  perToken = 32,
+): TokenGridBatch {
+  const ids = new Int32Array(texts.length * tokens * perToken);
+  texts.forEach((text, row) => {
+    encodeTokens(text, config).forEach((tokenIds, position) => {
+      if (position >= tokens) return;
+      const offset = (row * tokens + position) * perToken;
+      ids.set(tokenIds.length > perToken ? tokenIds.subarray(0, perToken) : tokenIds, offset);
+    });
+  });
+  return { ids, size: texts.length, tokens, perToken };
+}
+
+/** What a trained model records about its encoder, so serving rebuilds exactly the same one. */
+export interface EncoderDescriptor {
+  readonly version: string;
+  readonly config: TextEncoderConfig;
+}
+
+export function describeEncoder(config: TextEncoderConfig): EncoderDescriptor {
+  return { version: ENCODER_VERSION, config: { ...config } };
+}
+
+/** Rebuilds a config from a descriptor, refusing one written by a different encoder version. */
+export function encoderFromDescriptor(descriptor: EncoderDescriptor): TextEncoderConfig {
+  if (descriptor.version !== ENCODER_VERSION) {
+    throw new Error(
+      `model was trained with encoder ${descriptor.version}, this build has ${ENCODER_VERSION}`,
+    );
+  }
+  return resolveEncoderConfig(descriptor.config);
+}
+
+/** Encodes texts straight into the exported models' input: int64 ids [size, width], 0-padded. */
+export function encodeForOnnx(
+  texts: readonly string[],
+  config: TextEncoderConfig,
+  maxWidth = 512,
+): { ids: BigInt64Array; dims: [number, number] } {
+  const batch = packBags(
+    texts.map((text) => encodeBag(text, config)),
+    maxWidth,
+  );
+  return { ids: BigInt64Array.from(batch.ids, (id) => BigInt(id)), dims: [batch.size, batch.width] };
+}

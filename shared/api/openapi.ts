@@ -192,10 +192,22 @@ export function openApiDocument(version: string): Record<string, unknown> {
         RankedCode: codeSchema,
         ClassifiedItem: {
           type: 'object',
-          required: ['id', 'predictionId', 'codes', 'heading', 'chapter', 'decision', 'explanation'],
+          required: [
+            'id',
+            'predictionId',
+            'arm',
+            'modelVersion',
+            'codes',
+            'heading',
+            'chapter',
+            'decision',
+            'explanation',
+          ],
           properties: {
             id: { type: 'string', nullable: true },
             predictionId: { type: 'string', format: 'uuid' },
+            arm: { type: 'string', enum: ['champion', 'challenger'] },
+            modelVersion: { type: 'string' },
             codes: { type: 'array', items: ref('RankedCode') },
             heading: ref('RankedCode'),
             chapter: ref('RankedCode'),
@@ -228,10 +240,14 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
         ClassifyResponse: {
           type: 'object',
-          required: ['modelVersion', 'arm', 'items', 'timings'],
+          required: ['modelVersion', 'arm', 'experimentId', 'items', 'timings'],
           properties: {
-            modelVersion: { type: 'string' },
-            arm: { type: 'string' },
+            modelVersion: {
+              type: 'string',
+              description: 'the version that answered; comma-separated when a split sent items to both arms',
+            },
+            arm: { type: 'string', enum: ['champion', 'challenger', 'mixed'] },
+            experimentId: { type: 'string', nullable: true },
             items: { type: 'array', items: ref('ClassifiedItem') },
             timings: {
               type: 'object',
@@ -257,7 +273,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
             'codes',
           ],
           properties: {
-            id: { type: 'string', format: 'uuid' },
+            id: {
+              type: 'string',
+              description: 'the prediction id (a uuid); <uuid>:shadow for a shadow score',
+            },
             createdAt: { type: 'string', format: 'date-time' },
             caller: { type: 'object' },
             itemId: { type: 'string', nullable: true },
@@ -266,6 +285,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
             modelVersion: { type: 'string' },
             packageHash: { type: 'string' },
             arm: { type: 'string' },
+            experimentId: { type: 'string', nullable: true },
             codes: { type: 'array', items: ref('RankedCode') },
             decision: { type: 'object' },
             explanation: { type: 'object', nullable: true },

@@ -33,6 +33,11 @@ export interface PredictionRecord {
   readonly packageHash: string;
   /** Experiment arm that served it ('champion' when no experiment runs). */
   readonly arm: string;
+  /**
+   * The experiment the prediction belongs to, null outside experiments. Absent on records written before
+   * experiments reached serving.
+   */
+  readonly experimentId?: string | null;
   readonly options: { readonly topK: number; readonly explain: boolean };
   readonly codes: readonly RankedCode[];
   readonly heading: RolledUpCode;

@@ -18,6 +18,9 @@ import {
   type RankedCode,
   type RolledUpCode,
 } from './classify';
+import { assignmentKey, assignToChallenger } from '../experiments/assignment';
+import { shadowPredictionId } from '../feedback/feedback';
+import { registryFor } from '../registry/default';
 import { DEFAULT_SESSION_TUNING } from './model';
 import {
   blobModelSource,
@@ -26,6 +29,13 @@ import {
   ModelUnavailableError,
   type ModelSource,
 } from './provider';
+import {
+  championFirstSource,
+  cosmosExperimentLookup,
+  ExperimentTracker,
+  registryVersionSource,
+  type ActiveExperiment,
+} from './serving';
 
 export { ModelUnavailableError };
 
@@ -35,6 +45,9 @@ export const CHAMPION_ARM = 'champion';
 export interface ClassifiedItem {
   readonly id: string | null;
   readonly predictionId: string;
+  /** The arm and model version that answered this item (items of one request may differ in split mode). */
+  readonly arm: string;
+  readonly modelVersion: string;
   readonly codes: readonly RankedCode[];
   readonly heading: RolledUpCode;
   readonly chapter: RolledUpCode;
@@ -43,8 +56,15 @@ export interface ClassifiedItem {
 }
 
 export interface ClassifyResponse {
+  /**
+   * The model version that answered; when a split experiment sent the items of one request to both arms, the
+   * versions that answered, comma-separated (each item names its own).
+   */
   readonly modelVersion: string;
+  /** `champion` or `challenger`; `mixed` when a split sent the request's items to both. */
   readonly arm: string;
+  /** The running experiment the request joined, null when none runs. */
+  readonly experimentId: string | null;
   readonly items: readonly ClassifiedItem[];
   readonly timings: {
     readonly encodeMs: number;
@@ -68,30 +88,161 @@ export interface ClassificationServiceOptions {
   readonly provider: ModelProvider;
   readonly audit: AuditWriter;
   readonly auditSink: AuditSink;
+  /** The running experiment, when serving follows one. */
+  readonly experiments?: ExperimentTracker;
+  /** Where off-path failures (shadow scoring) are reported. Default: console. */
+  readonly log?: (level: 'warning' | 'error' | 'information', message: string) => void;
 }
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** The arm a challenger answers or shadows in. */
+export const CHALLENGER_ARM = 'challenger';
+
+/** Context fields that name the unit a split assigns (every line of a shipment sees the same model). */
+const UNIT_KEY_FIELDS = ['shipmentId', 'declarantId'] as const;
+
+/** The caller's unit key: `context.shipmentId`, else `context.declarantId`, when a string or number. */
+export function unitKeyOf(context: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  for (const field of UNIT_KEY_FIELDS) {
+    const value = context?.[field];
+    if (typeof value === 'string' && value.length > 0) return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  }
+  return undefined;
+}
+
+/** One arm's answers to some of a request's items. */
+interface ArmAnswer {
+  readonly indices: readonly number[];
+  readonly items: readonly ClassifiedItem[];
+  readonly records: readonly PredictionRecord[];
+  readonly modelVersion: string;
+  readonly arm: string;
+  readonly timings: { encodeMs: number; inferenceMs: number; postprocessMs: number };
+}
+
 export class ClassificationService {
+  readonly #shadowWork = new Set<Promise<void>>();
+
   constructor(readonly options: ClassificationServiceOptions) {}
 
   async classify(request: ClassifyRequest, caller: AuditCaller): Promise<ClassifyResponse> {
     const started = performance.now();
-    const { provider, audit } = this.options;
-    const { response, records } = await provider.withModel(async (model) => {
+    // One snapshot per request: an experiment ending mid-request must not split its items inconsistently.
+    const active = this.options.experiments?.active;
+    const experimentId = active?.experiment.id ?? null;
+    const predictionIds = request.items.map(() => randomUUID());
+    const all = request.items.map((_, index) => index);
+    let answers: ArmAnswer[];
+    if (active !== undefined && active.experiment.mode === 'split') {
+      const { id, challengerShare } = active.experiment;
+      const toChallenger = all.filter((index) =>
+        assignToChallenger(
+          id,
+          assignmentKey(unitKeyOf(request.items[index]!.context), predictionIds[index]!),
+          challengerShare ?? 0,
+        ),
+      );
+      const chosen = new Set(toChallenger);
+      const toChampion = all.filter((index) => !chosen.has(index));
+      answers = await Promise.all([
+        ...(toChampion.length > 0
+          ? [
+              this.#answer(
+                this.options.provider,
+                CHAMPION_ARM,
+                toChampion,
+                request,
+                predictionIds,
+                caller,
+                experimentId,
+                started,
+              ),
+            ]
+          : []),
+        ...(toChallenger.length > 0
+          ? [
+              this.#answer(
+                active.challenger,
+                CHALLENGER_ARM,
+                toChallenger,
+                request,
+                predictionIds,
+                caller,
+                experimentId,
+                started,
+              ),
+            ]
+          : []),
+      ]);
+    } else {
+      answers = [
+        await this.#answer(
+          this.options.provider,
+          CHAMPION_ARM,
+          all,
+          request,
+          predictionIds,
+          caller,
+          experimentId,
+          started,
+        ),
+      ];
+    }
+    const items: ClassifiedItem[] = new Array<ClassifiedItem>(request.items.length);
+    for (const answer of answers) answer.indices.forEach((index, k) => (items[index] = answer.items[k]!));
+    const sum = (key: keyof ArmAnswer['timings']): number =>
+      round(answers.reduce((total, answer) => total + answer.timings[key], 0));
+    const response: ClassifyResponse = {
+      modelVersion: answers.map((answer) => answer.modelVersion).join(','),
+      arm: answers.length === 1 ? answers[0]!.arm : 'mixed',
+      experimentId,
+      items,
+      timings: {
+        encodeMs: sum('encodeMs'),
+        inferenceMs: sum('inferenceMs'),
+        postprocessMs: sum('postprocessMs'),
+        totalMs: round(performance.now() - started),
+      },
+    };
+    this.options.audit.enqueue(answers.flatMap((answer) => answer.records));
+    if (active !== undefined && active.experiment.mode === 'shadow') {
+      this.#scoreInShadow(active, request, predictionIds, caller);
+    }
+    return response;
+  }
+
+  /** Resolves once every shadow scoring started so far has finished and enqueued its records. */
+  async shadowIdle(): Promise<void> {
+    while (this.#shadowWork.size > 0) await Promise.all([...this.#shadowWork]);
+  }
+
+  async #answer(
+    provider: ModelProvider,
+    arm: string,
+    indices: readonly number[],
+    request: ClassifyRequest,
+    predictionIds: readonly string[],
+    caller: AuditCaller,
+    experimentId: string | null,
+    started: number,
+  ): Promise<ArmAnswer> {
+    return provider.withModel(async (model) => {
+      const inputs = indices.map((index) => request.items[index]!);
       const batch = await classifyBatch(
         model,
-        request.items.map((item) => item.description),
+        inputs.map((item) => item.description),
         request,
       );
       const totalMs = round(performance.now() - started);
       const createdAt = new Date().toISOString();
       const records: PredictionRecord[] = [];
-      const items = batch.items.map((result, index): ClassifiedItem => {
-        const input = request.items[index]!;
-        const predictionId = randomUUID();
+      const items = batch.items.map((result, k): ClassifiedItem => {
+        const input = inputs[k]!;
+        const predictionId = predictionIds[indices[k]!]!;
         records.push({
           id: predictionId,
           recordVersion: AUDIT_RECORD_VERSION,
@@ -103,7 +254,8 @@ export class ClassificationService {
           context: input.context ?? null,
           modelVersion: model.modelVersion,
           packageHash: model.packageHash,
-          arm: CHAMPION_ARM,
+          arm,
+          experimentId,
           options: { topK: request.topK, explain: request.explain },
           codes: result.codes,
           heading: result.heading,
@@ -115,6 +267,8 @@ export class ClassificationService {
         return {
           id: input.id ?? null,
           predictionId,
+          arm,
+          modelVersion: model.modelVersion,
           codes: result.codes,
           heading: result.heading,
           chapter: result.chapter,
@@ -122,21 +276,45 @@ export class ClassificationService {
           explanation: result.explanation,
         };
       });
-      const response: ClassifyResponse = {
-        modelVersion: model.modelVersion,
-        arm: CHAMPION_ARM,
-        items,
-        timings: {
-          encodeMs: round(batch.timings.encodeMs),
-          inferenceMs: round(batch.timings.inferenceMs),
-          postprocessMs: round(batch.timings.postprocessMs),
-          totalMs,
-        },
-      };
-      return { response, records };
+      return { indices, items, records, modelVersion: model.modelVersion, arm, timings: batch.timings };
     });
-    audit.enqueue(records);
-    return response;
+  }
+
+  /**
+   * The challenger scores the items the champion answered, after the response exists: `setImmediate` defers the
+   * work past the current turn, so the caller's response is handed to the host before the challenger runs. Its
+   * records are written under `<predictionId>:shadow`; a failure costs the experiment those pairs, nothing more.
+   */
+  #scoreInShadow(
+    active: ActiveExperiment,
+    request: ClassifyRequest,
+    predictionIds: readonly string[],
+    caller: AuditCaller,
+  ): void {
+    const work = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(async () => {
+        const started = performance.now();
+        const answer = await this.#answer(
+          active.challenger,
+          CHALLENGER_ARM,
+          request.items.map((_, index) => index),
+          request,
+          predictionIds.map(shadowPredictionId),
+          caller,
+          active.experiment.id,
+          started,
+        );
+        this.options.audit.enqueue(answer.records);
+      })
+      .catch((error: unknown) => {
+        const message = `shadow scoring for experiment ${active.experiment.id} failed: ${
+          error instanceof Error ? error.message : String(error)
+        }`;
+        if (this.options.log !== undefined) this.options.log('error', message);
+        else console.error(message);
+      })
+      .finally(() => this.#shadowWork.delete(work));
+    this.#shadowWork.add(work);
   }
 
   /** The record of a prediction: from Cosmos, or still in the writer's buffer. */
@@ -186,6 +364,8 @@ export class ClassificationService {
   }
 
   async close(): Promise<void> {
+    await this.shadowIdle();
+    await this.options.experiments?.close();
     await this.options.audit.close();
     await this.options.provider.close();
   }
@@ -198,28 +378,34 @@ export function modelSourceFromSetting(setting: string, clients: PlatformClients
   return blobModelSource(clients.dataBlobs.getContainerClient(BLOB_CONTAINERS.models), setting);
 }
 
-/** Builds the service from settings and clients; the HTTP functions share one per instance. */
+/**
+ * Builds the service from settings and clients; the HTTP functions share one per instance. The registry's
+ * champion serves (the `MODEL_PACKAGE` setting while there is none), and a running experiment's challenger is
+ * loaded beside it; both are polled every `MODEL_REFRESH_INTERVAL_MS`.
+ */
 export function createClassificationService(
   config: AppConfig,
   clients: PlatformClients,
   log?: (level: 'warning' | 'error' | 'information', message: string) => void,
 ): ClassificationService {
   const setting = config.modelPackage;
-  const source: ModelSource =
-    setting === undefined
-      ? {
-          current: async () => {
-            throw new ModelUnavailableError(
-              'no serving model: set MODEL_PACKAGE to a models/ blob prefix or file:/folder',
-            );
-          },
-          byVersion: async () => undefined,
-        }
-      : modelSourceFromSetting(setting, clients);
+  const registry = registryFor(clients);
+  const nomenclature = loadNomenclature();
+  const tuning = { ...DEFAULT_SESSION_TUNING, intraOpThreads: config.onnxIntraOpThreads };
   const provider = new ModelProvider({
-    source,
-    nomenclature: loadNomenclature(),
-    tuning: { ...DEFAULT_SESSION_TUNING, intraOpThreads: config.onnxIntraOpThreads },
+    source: championFirstSource(
+      registry,
+      setting === undefined ? undefined : modelSourceFromSetting(setting, clients),
+    ),
+    nomenclature,
+    tuning,
+  });
+  const experiments = new ExperimentTracker({
+    lookup: cosmosExperimentLookup(clients.database.container(COSMOS_CONTAINERS.experiments.id)),
+    challengerSource: (modelVersion) => registryVersionSource(registry, modelVersion),
+    nomenclature,
+    tuning,
+    log,
   });
   const auditSink = cosmosAuditSink(clients.database.container(COSMOS_CONTAINERS.predictions.id));
   const audit = new AuditWriter({
@@ -230,10 +416,9 @@ export function createClassificationService(
     log,
   });
   audit.start();
-  if (setting !== undefined) {
-    provider.startPolling(config.modelRefreshIntervalMs, (message) => log?.('warning', message));
-  }
-  return new ClassificationService({ provider, audit, auditSink });
+  provider.startPolling(config.modelRefreshIntervalMs, (message) => log?.('warning', message));
+  experiments.startPolling(config.modelRefreshIntervalMs);
+  return new ClassificationService({ provider, audit, auditSink, experiments, log });
 }
 
 let shared: ClassificationService | undefined;

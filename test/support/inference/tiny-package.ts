@@ -36,6 +36,8 @@ export interface TinyPackageOptions {
   /** Auto-decision threshold written to the manifest. Default 0.9. */
   readonly autoThreshold?: number;
   readonly temperature?: number;
+  /** SGD epochs; fewer make a weaker model (0: the untrained initial weights). Default 15. */
+  readonly epochs?: number;
 }
 
 export interface TinyPackage {
@@ -71,7 +73,8 @@ export function buildTinyPackage(options: TinyPackageOptions = {}): TinyPackage 
   const b = model.bias.value;
   const rng = createRandom(options.seed ?? 7);
   const logits = new Float64Array(classes);
-  for (let epoch = 0; epoch < 15; epoch++) {
+  const epochs = options.epochs ?? 15;
+  for (let epoch = 0; epoch < epochs; epoch++) {
     for (let n = 0; n < examples.length; n++) {
       const index = rng.int(examples.length);
       const bag = bags[index]!;
@@ -113,7 +116,7 @@ export function buildTinyPackage(options: TinyPackageOptions = {}): TinyPackage 
     },
     metrics: { accuracyAt1: 0.97 },
     dataset: { version: 'generated-1', contentHash: 'sha256:generated' },
-    hyperParameters: { epochs: 15, learningRate: 0.5 },
+    hyperParameters: { epochs, learningRate: 0.5 },
     seed: options.seed ?? 7,
     codeVersion: 'test',
   };

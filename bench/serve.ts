@@ -2,12 +2,16 @@
  * In-process serving benchmark: cold load, then per-item latency (encode + ONNX + post-processing) p50 / p99 for
  * single items and batches of 100 and 1,000, and throughput, for each session tuning.
  *
- *   node -r ./bench/swc-register.js bench/serve.ts [PACKAGE_FOLDER] [TEXTS.csv]
+ *   npm run bench:serve -- [--package FOLDER] [--texts TEXTS.csv] [--fasttext-train TRAIN.csv]
+ * With `--fasttext-train` and `--texts` (and `fasttext` on PATH), the fastText peer's prediction throughput over
+ * the same texts is measured in the same run (bench/fasttext-peer.ts) for the side-by-side comparison.
  * Without a package folder it builds a model of production size (bag of embeddings, 2^18 buckets, dim 64,
  * 2,372 classes, random weights: speed does not depend on the weights). Without a CSV (first column =
  * description) it generates five-word descriptions. Prints one JSON object per measurement.
  */
 import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { measureFastTextPredict } from './fasttext-peer';
 import { loadNomenclature } from '../shared/hs/nomenclature';
 import { classifyBatch } from '../shared/inference/classify';
 import { loadServingModel, type ServingModel, type SessionTuning } from '../shared/inference/model';
@@ -69,11 +73,11 @@ export function syntheticPackage(): ModelPackage {
 
 export function texts(csvPath: string | undefined, count: number): string[] {
   if (csvPath !== undefined) {
-    const lines = readFileSync(csvPath, 'utf8')
-      .split('\n')
-      .slice(1)
-      .filter((l) => l.trim() !== '');
-    return lines.slice(0, count).map((line) => line.split(',')[0]!.replace(/^"|"$/g, ''));
+    const rows = parse<{ description: string }>(readFileSync(csvPath), {
+      columns: true,
+      skip_empty_lines: true,
+    });
+    return rows.slice(0, count).map((row) => row.description);
   }
   const rng = createRandom(2);
   const vocab = [
@@ -135,7 +139,9 @@ async function measure(model: ServingModel, pool: string[], batch: number, runs:
 }
 
 async function main(): Promise<void> {
-  const [folder, csv] = process.argv.slice(2);
+  const folder = option('--package');
+  const csv = option('--texts');
+  const fastTextTrain = option('--fasttext-train');
   const t0 = performance.now();
   const pkg = folder === undefined ? syntheticPackage() : await readModelPackage(folderPackageFiles(folder));
   const readMs = performance.now() - t0;
@@ -165,6 +171,18 @@ async function main(): Promise<void> {
     }
     await model.release();
   }
+  if (fastTextTrain !== undefined && csv !== undefined) {
+    console.log(
+      JSON.stringify({ peer: 'fasttext predict-prob (k=5)', ...measureFastTextPredict(fastTextTrain, csv) }),
+    );
+  }
+}
+
+/** The value after `name` on the command line, if any. */
+function option(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
 }
 
 if (require.main === module)

@@ -10,8 +10,9 @@
 import { writeFileSync } from 'node:fs';
 import { devMetrics, readRows } from './dev-metrics';
 import { createRandom, shuffleInPlace } from '../shared/math/random';
-import { TextEncoderConfig, encodeBag, resolveEncoderConfig } from '../shared/text/encoder';
-import { BagModelConfig, bagExamples, createBagModel } from '../training/models';
+import { TextEncoderConfig, buildVocabulary, encodeBag, resolveEncoderConfig } from '../shared/text/encoder';
+import { BagModelConfig, BagNetwork, LinearModel, bagExamples, createBagModel } from '../training/models';
+import { inverseDocumentFrequencies } from '../training/models/feature-weights';
 import { TrainerConfig, predictLogits, train } from '../training/trainer';
 import { createOnnxHeadEngine } from '../training/nn/head-engine';
 
@@ -22,10 +23,19 @@ async function main(): Promise<void> {
     encoder?: Partial<TextEncoderConfig>;
     model?: Partial<BagModelConfig>;
     trainer?: Partial<TrainerConfig>;
+    /** Learn an exact vocabulary from the training rows (features in at least minCount texts) instead of hashing. */
+    vocabulary?: { minCount: number };
   };
   const linear = arch === 'linear';
-  const encoder = resolveEncoderConfig({ buckets: linear ? 1 << 15 : 1 << 18, ...overrides.encoder });
   const trainRows = readRows(trainPath);
+  const baseEncoder = resolveEncoderConfig({ buckets: linear ? 1 << 15 : 1 << 18, ...overrides.encoder });
+  const encoder = overrides.vocabulary
+    ? buildVocabulary(
+        trainRows.map((r) => r.description),
+        baseEncoder,
+        overrides.vocabulary.minCount,
+      )
+    : baseEncoder;
   const testRows = readRows(testPath);
   const classNames = [...new Set(trainRows.map((r) => r.codes[0]!))].sort();
   const classIndex = new Map(classNames.map((c, i) => [c, i]));
@@ -48,7 +58,7 @@ async function main(): Promise<void> {
   const validation = pick(order.subarray(0, validationCount));
 
   const modelConfig: BagModelConfig = linear
-    ? { kind: 'linear', rows: encoder.buckets + 1, classes }
+    ? { kind: 'linear', rows: encoder.buckets + 1, classes, ...(overrides.model as object) }
     : arch === 'dnn'
       ? {
           kind: 'dnn',
@@ -71,6 +81,9 @@ async function main(): Promise<void> {
           ...(overrides.model as object),
         };
   const model = createBagModel(modelConfig, createRandom(1));
+  // idf from the fitting part only, as a pipeline would compute it from its training data.
+  if ((model instanceof BagNetwork || model instanceof LinearModel) && model.featureWeights)
+    model.setFeatureWeights(inverseDocumentFrequencies(fit.bags, modelConfig.rows));
   const trainerConfig: Partial<TrainerConfig> = linear
     ? {
         optimizer: { kind: 'sgd', weightDecay: 0 },
@@ -106,7 +119,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       arch,
       model: { ...modelConfig },
-      encoder,
+      encoder: { ...encoder, vocabulary: encoder.vocabulary?.length },
       ...metrics,
       bestEpoch: result.bestEpoch,
       encodeSeconds,

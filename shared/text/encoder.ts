@@ -2,13 +2,20 @@
  * Text encoder for declaration descriptions: the one place where raw trader text becomes model inputs, used by
  * training and by serving alike, so it is versioned and its whole behaviour is fixed by a serialisable config.
  *
- * Output is hashed feature ids (fastText style): id 0 is padding, ids 1..buckets are FNV-1a hashes of feature
- * strings. Two layouts are offered: a flat bag [F] per text (bag-of-embeddings, linear, DNN models: the ONNX
+ * Output is feature ids: id 0 is padding, ids 1..buckets are either FNV-1a hashes of feature strings (fastText
+ * style) or, when the config carries a vocabulary learned from the training data, exact positions in it (no
+ * collisions; features outside the vocabulary are dropped). Two layouts are offered: a flat bag [F] per text (bag-of-embeddings, linear, DNN models: the ONNX
  * graph does Gather + ReduceSum), and a per-token grid [T, K] (sequence models: Text-CNN, GRU).
  */
 
 /** Bumped whenever a change to this file could change any encoder output for the same config. */
-export const ENCODER_VERSION = 'hs-text-1';
+export const ENCODER_VERSION = 'hs-text-2';
+
+/**
+ * Earlier versions whose descriptors this build still encodes identically. hs-text-2 added the optional
+ * vocabulary; a config without one encodes exactly as hs-text-1 did.
+ */
+const COMPATIBLE_ENCODER_VERSIONS: ReadonlySet<string> = new Set(['hs-text-1', ENCODER_VERSION]);
 
 export type NumberMode =
   /** Numbers stay as written ("500", "1.1"). */
@@ -17,8 +24,16 @@ export type NumberMode =
   | 'shape';
 
 export interface TextEncoderConfig {
-  /** Hash buckets for feature ids; ids are 1..buckets, 0 is padding. Default 2^18. */
+  /**
+   * Feature ids are 1..buckets, 0 is padding. Hash buckets when there is no vocabulary (default 2^18); with a
+   * vocabulary it must equal the vocabulary's length.
+   */
   buckets: number;
+  /**
+   * Feature strings (as tokenFeatureStrings writes them) whose ids are their position + 1, learned from training
+   * texts by buildVocabulary. Features not in it are dropped instead of hashed. Default none (hashing).
+   */
+  vocabulary?: readonly string[];
   /** Separate digits from letters ("500ML" -> "500 ml", "12X100" -> "12 x 100"). Default true. */
   splitAlphaNumeric: boolean;
   /** How numbers appear as tokens. Default 'shape'. */
@@ -63,6 +78,11 @@ export function resolveEncoderConfig(partial: Partial<TextEncoderConfig> = {}): 
   }
   if (!Number.isInteger(config.maxTokens) || config.maxTokens < 1) {
     throw new RangeError(`encoder maxTokens must be a positive integer, got ${config.maxTokens}`);
+  }
+  if (config.vocabulary !== undefined && config.vocabulary.length !== config.buckets) {
+    throw new RangeError(
+      `encoder buckets (${config.buckets}) must equal the vocabulary size (${config.vocabulary.length})`,
+    );
   }
   if (config.numbers !== 'keep' && config.numbers !== 'shape') {
     throw new RangeError(`encoder numbers must be 'keep' or 'shape', got ${String(config.numbers)}`);
@@ -168,14 +188,63 @@ export function featureId(feature: string, buckets: number): number {
   return (fnv1a(feature) % buckets) + 1;
 }
 
+// Lookup maps per vocabulary array; configs are copied freely but share the array, so this builds one map each.
+const vocabularyIndexes = new WeakMap<readonly string[], Map<string, number>>();
+
+function vocabularyIndex(vocabulary: readonly string[]): Map<string, number> {
+  let index = vocabularyIndexes.get(vocabulary);
+  if (!index) {
+    index = new Map(vocabulary.map((feature, position) => [feature, position + 1]));
+    if (index.size !== vocabulary.length) throw new Error('encoder vocabulary has duplicate features');
+    vocabularyIndexes.set(vocabulary, index);
+  }
+  return index;
+}
+
 /** Per-token feature ids, token by token (ragged); the building block of both layouts. */
 export function encodeTokens(text: string, config: TextEncoderConfig): Int32Array[] {
   const tokens = tokenize(text, config);
-  return tokens.map((_, position) =>
-    Int32Array.from(tokenFeatureStrings(tokens, position, config), (feature) =>
-      featureId(feature, config.buckets),
-    ),
-  );
+  const index = config.vocabulary ? vocabularyIndex(config.vocabulary) : null;
+  return tokens.map((_, position) => {
+    const features = tokenFeatureStrings(tokens, position, config);
+    if (!index) return Int32Array.from(features, (feature) => featureId(feature, config.buckets));
+    const ids: number[] = [];
+    for (const feature of features) {
+      const id = index.get(feature);
+      if (id !== undefined) ids.push(id);
+    }
+    return Int32Array.from(ids);
+  });
+}
+
+/**
+ * Learns a vocabulary from training texts: every feature string found in at least `minCount` texts (features
+ * seen once cannot generalise and only add rows). Ordered by descending document frequency, ties by code-unit
+ * order, so the same texts give the same ids on every machine. Returns a config that encodes with it.
+ */
+export function buildVocabulary(
+  texts: Iterable<string>,
+  config: TextEncoderConfig,
+  minCount = 2,
+): TextEncoderConfig {
+  if (!Number.isInteger(minCount) || minCount < 1) {
+    throw new RangeError(`vocabulary minCount must be a positive integer, got ${minCount}`);
+  }
+  const documentFrequency = new Map<string, number>();
+  for (const text of texts) {
+    const tokens = tokenize(text, config);
+    const seen = new Set<string>();
+    tokens.forEach((_, position) => {
+      for (const feature of tokenFeatureStrings(tokens, position, config)) seen.add(feature);
+    });
+    for (const feature of seen) documentFrequency.set(feature, (documentFrequency.get(feature) ?? 0) + 1);
+  }
+  const vocabulary = [...documentFrequency]
+    .filter(([, count]) => count >= minCount)
+    .sort(([a, ca], [b, cb]) => cb - ca || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([feature]) => feature);
+  if (vocabulary.length < 2) throw new Error(`vocabulary has ${vocabulary.length} features; need at least 2`);
+  return resolveEncoderConfig({ ...config, vocabulary, buckets: vocabulary.length });
 }
 
 /** Flat bag of feature ids of one text, in first-seen order (deduplicated when the config says so). */
@@ -249,12 +318,15 @@ export function describeEncoder(config: TextEncoderConfig): EncoderDescriptor {
   return { version: ENCODER_VERSION, config: { ...config } };
 }
 
-/** Rebuilds a config from a descriptor, refusing one written by a different encoder version. */
+/** Rebuilds a config from a descriptor, refusing one written by an incompatible encoder version. */
 export function encoderFromDescriptor(descriptor: EncoderDescriptor): TextEncoderConfig {
-  if (descriptor.version !== ENCODER_VERSION) {
+  if (!COMPATIBLE_ENCODER_VERSIONS.has(descriptor.version)) {
     throw new Error(
       `model was trained with encoder ${descriptor.version}, this build has ${ENCODER_VERSION}`,
     );
+  }
+  if (descriptor.version !== ENCODER_VERSION && descriptor.config.vocabulary !== undefined) {
+    throw new Error(`encoder ${descriptor.version} has no vocabulary, but the descriptor carries one`);
   }
   return resolveEncoderConfig(descriptor.config);
 }

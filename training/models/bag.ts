@@ -13,6 +13,13 @@ import {
   reluBackward,
   reluForward,
 } from '../nn/kernels';
+import {
+  coefficientBagBackward,
+  coefficientBagForward,
+  unitFeatureWeights,
+  validateFeatureWeights,
+  weightedBagCoefficients,
+} from './feature-weights';
 import { Parameter } from '../nn/parameter';
 import {
   DenseHead,
@@ -37,6 +44,13 @@ export interface BagNetworkConfig {
    * bag model's acc@1 by ~10 points over 'mean' (a mean drowns the few telling n-grams of a long description).
    */
   pooling?: 'mean' | 'sqrt';
+  /**
+   * 'idf': each feature's row is weighted by a fixed per-feature weight (set with setFeatureWeights, typically
+   * inverseDocumentFrequencies of the training bags) and the pooling normalises by those weights, so the bag is
+   * a tf-idf-weighted, L2-normalised ('sqrt') or weighted-mean ('mean') sum. Until weights are set they are all 1,
+   * which equals no weighting. Default 'none'.
+   */
+  featureWeighting?: 'none' | 'idf';
   /** Dropout rate on every activation that feeds a dense layer (0 turns it off). Default 0.2. */
   dropout: number;
   /** Output classes. */
@@ -57,6 +71,12 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
   readonly bias: Parameter;
   readonly inputs: number;
   readonly head: DenseHead<BagBatch> = this;
+  /**
+   * Per-row pooling weights when config.featureWeighting is 'idf', else null. Not a parameter (never trained, not
+   * in checkpoints): whoever restores a model sets them again from the same training data, as the exporter reads
+   * them from here.
+   */
+  featureWeights: Float32Array | null;
 
   /** activations[0] = bag mean, activations[l+1] = output of hidden layer l (after ReLU and dropout). */
   private activations: Float32Array[] = [];
@@ -66,6 +86,7 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
   private dh: Float32Array = new Float32Array(0);
   private lastInput: BagBatch | null = null;
   private lastScale: Float32Array = new Float32Array(0);
+  private lastCoefficients: Float32Array | null = null;
   private lastTraining = false;
 
   constructor(
@@ -76,6 +97,7 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
       throw new Error("a 'bag' model has no hidden layers");
     if (config.dropout < 0 || config.dropout >= 1)
       throw new RangeError(`dropout must be in [0, 1), got ${config.dropout}`);
+    this.featureWeights = config.featureWeighting === 'idf' ? unitFeatureWeights(config.rows) : null;
     this.embedding = new Parameter('embedding', [config.rows, config.dim], true);
     fillUniform(this.embedding.value, rng, 1 / config.dim, config.dim);
     let width = config.dim;
@@ -96,6 +118,13 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
     fillNormal(this.weight.value, rng, 0.01);
   }
 
+  /** Adopts fixed per-feature pooling weights (one per row, padding 0); only for featureWeighting 'idf'. */
+  setFeatureWeights(weights: Float32Array): void {
+    if (!this.featureWeights) throw new Error("feature weights need featureWeighting 'idf'");
+    validateFeatureWeights(weights, this.config.rows);
+    this.featureWeights.set(weights);
+  }
+
   parameters(): Parameter[] {
     return [this.embedding, ...this.layers.flatMap((l) => [l.weight, l.bias]), this.weight, this.bias];
   }
@@ -111,9 +140,22 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
     const batch = input.size;
     this.lastInput = input;
     this.lastTraining = training !== null && dropout > 0;
-    this.lastScale = bagScales(input.ids, batch, input.width, this.config.pooling ?? 'sqrt');
+    const pooling = this.config.pooling ?? 'sqrt';
     let current = this.buffer(this.activations, 0, batch * dim);
-    embeddingBagForward(input.ids, batch, input.width, this.embedding.value, dim, this.lastScale, current);
+    if (this.featureWeights) {
+      const coefficients = weightedBagCoefficients(
+        input.ids,
+        batch,
+        input.width,
+        this.featureWeights,
+        pooling,
+      );
+      this.lastCoefficients = coefficients;
+      coefficientBagForward(input.ids, batch, input.width, coefficients, this.embedding.value, dim, current);
+    } else {
+      this.lastScale = bagScales(input.ids, batch, input.width, pooling);
+      embeddingBagForward(input.ids, batch, input.width, this.embedding.value, dim, this.lastScale, current);
+    }
     if (this.lastTraining)
       applyDropout(current, batch * dim, dropout, training!.rng, this.buffer(this.masks, 0, batch * dim));
     this.layers.forEach((layer, index) => {
@@ -148,6 +190,19 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
         for (let i = 0; i < n; i++) grad[i] = upstream[i]! * mask[i]!;
       } else {
         grad.set(upstream.subarray(0, n));
+      }
+      if (index === 0 && this.featureWeights) {
+        coefficientBagBackward(
+          input.ids,
+          batch,
+          input.width,
+          this.lastCoefficients!,
+          width,
+          grad,
+          this.embedding.grad,
+          this.embedding.touched!,
+        );
+        return;
       }
       if (index === 0) {
         embeddingBagBackward(

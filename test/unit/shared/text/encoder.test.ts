@@ -1,6 +1,7 @@
 import {
   DEFAULT_ENCODER_CONFIG,
   ENCODER_VERSION,
+  buildVocabulary,
   describeEncoder,
   encodeBag,
   encodeForOnnx,
@@ -11,6 +12,7 @@ import {
   packBags,
   packTokenGrids,
   resolveEncoderConfig,
+  tokenFeatureStrings,
   tokenize,
 } from '../../../../shared/text/encoder';
 
@@ -129,5 +131,58 @@ describe('config and descriptor', () => {
     expect(descriptor.version).toBe(ENCODER_VERSION);
     expect(encoderFromDescriptor(descriptor)).toEqual(DEFAULT_ENCODER_CONFIG);
     expect(() => encoderFromDescriptor({ ...descriptor, version: 'hs-text-0' })).toThrow(/encoder hs-text-0/);
+  });
+});
+
+describe('learned vocabulary', () => {
+  const texts = ['steel screws', 'steel bolts', 'cotton shirts', 'steel screws m6', 'unique gadget'];
+  const vocabularyConfig = buildVocabulary(texts, config, 2);
+
+  it('keeps features of at least minCount texts, most frequent first, ids in vocabulary order', () => {
+    const vocabulary = vocabularyConfig.vocabulary!;
+    expect(vocabularyConfig.buckets).toBe(vocabulary.length);
+    // 'steel' is in three texts, 'screws' in two; ties go by code-unit order ('c<st' before 'wsteel').
+    expect(vocabulary[0]).toBe('c<st');
+    expect(vocabulary.indexOf('wsteel')).toBeLessThan(vocabulary.indexOf('wscrews'));
+    expect(vocabulary).toContain('wscrews');
+    expect(vocabulary).toContain('bsteel screws');
+    expect(vocabulary).not.toContain('wcotton');
+    expect(vocabulary).not.toContain('wgadget');
+    expect(new Set(vocabulary).size).toBe(vocabulary.length);
+    expect(buildVocabulary([...texts].reverse(), config, 2).vocabulary).toEqual(vocabulary);
+  });
+
+  it('encodes known features to their exact ids and drops unknown ones', () => {
+    const vocabulary = vocabularyConfig.vocabulary!;
+    const tokens = tokenize('steel screws', vocabularyConfig);
+    const expected = tokens.flatMap((_, p) =>
+      tokenFeatureStrings(tokens, p, vocabularyConfig).map((f) => vocabulary.indexOf(f) + 1),
+    );
+    expect(expected.every((id) => id > 0)).toBe(true);
+    expect(Array.from(encodeBag('steel screws', vocabularyConfig))).toEqual([...new Set(expected)]);
+    expect(Array.from(encodeBag('unique gadget', vocabularyConfig))).toEqual([]);
+    const mixed = encodeBag('steel gadget', vocabularyConfig);
+    expect(mixed.length).toBeGreaterThan(0);
+    expect(Array.from(mixed).every((id) => id >= 1 && id <= vocabulary.length)).toBe(true);
+    expect(Array.from(mixed)).toContain(vocabulary.indexOf('wsteel') + 1);
+  });
+
+  it('round-trips through a JSON descriptor and still reads hs-text-1 descriptors without one', () => {
+    const descriptor = JSON.parse(JSON.stringify(describeEncoder(vocabularyConfig)));
+    const restored = encoderFromDescriptor(descriptor);
+    expect(restored).toEqual(vocabularyConfig);
+    expect(Array.from(encodeBag('steel bolts', restored))).toEqual(
+      Array.from(encodeBag('steel bolts', vocabularyConfig)),
+    );
+    expect(encoderFromDescriptor({ version: 'hs-text-1', config })).toEqual(DEFAULT_ENCODER_CONFIG);
+    expect(() => encoderFromDescriptor({ ...descriptor, version: 'hs-text-1' })).toThrow(/no vocabulary/);
+  });
+
+  it('rejects a vocabulary whose size differs from buckets, duplicates, and a bad minCount', () => {
+    expect(() => resolveEncoderConfig({ vocabulary: ['wa', 'wb'], buckets: 3 })).toThrow(/vocabulary size/);
+    expect(() => encodeBag('a', resolveEncoderConfig({ vocabulary: ['wa', 'wa'], buckets: 2 }))).toThrow(
+      /duplicate/,
+    );
+    expect(() => buildVocabulary(texts, config, 0)).toThrow(RangeError);
   });
 });

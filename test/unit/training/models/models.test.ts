@@ -4,7 +4,11 @@
 import { createRandom } from '../../../../shared/math/random';
 import { BagBatch, packBags } from '../../../../shared/text/encoder';
 import { softmaxCrossEntropy } from '../../../../training/nn/kernels';
-import { BagModelConfig, createBagModel } from '../../../../training/models';
+import { BagModel, BagModelConfig, createBagModel } from '../../../../training/models';
+import {
+  inverseDocumentFrequencies,
+  weightedBagCoefficients,
+} from '../../../../training/models/feature-weights';
 import { Model } from '../../../../training/models/model';
 
 const ROWS = 30;
@@ -15,7 +19,28 @@ const configs: BagModelConfig[] = [
   { kind: 'bag', rows: ROWS, dim: 6, hidden: [], dropout: 0, classes: CLASSES },
   { kind: 'dnn', rows: ROWS, dim: 6, hidden: [8, 5], dropout: 0, classes: CLASSES },
   { kind: 'bag', rows: ROWS, dim: 6, hidden: [], dropout: 0, pooling: 'sqrt', classes: CLASSES },
+  { kind: 'linear', rows: ROWS, classes: CLASSES, featureWeighting: 'idf' },
+  { kind: 'bag', rows: ROWS, dim: 6, hidden: [], dropout: 0, featureWeighting: 'idf', classes: CLASSES },
+  {
+    kind: 'dnn',
+    rows: ROWS,
+    dim: 6,
+    hidden: [8],
+    dropout: 0,
+    pooling: 'mean',
+    featureWeighting: 'idf',
+    classes: CLASSES,
+  },
 ];
+
+/** Gives idf-weighted models uneven weights, so a test sees the weighting rather than the unit default. */
+function unevenFeatureWeights(model: BagModel, seed: number): void {
+  if (!model.featureWeights) return;
+  const rng = createRandom(seed);
+  model.setFeatureWeights(
+    Float32Array.from({ length: ROWS }, (_, id) => (id === 0 ? 0 : 0.2 + 3 * rng.next())),
+  );
+}
 
 function randomBatch(seed: number, size: number): { input: BagBatch; labels: Int32Array } {
   const rng = createRandom(seed);
@@ -36,6 +61,7 @@ function loss(model: Model<BagBatch>, input: BagBatch, labels: Int32Array): numb
 describe.each(configs)('$kind model', (config) => {
   it('passes a finite-difference gradient check on every parameter', () => {
     const model = createBagModel(config, createRandom(3));
+    unevenFeatureWeights(model, 13);
     // Non-zero weights everywhere (the linear model starts at zero), padding rows excepted.
     const perturb = createRandom(9);
     for (const p of model.parameters()) {
@@ -85,6 +111,7 @@ describe.each(configs)('$kind model', (config) => {
 
   it('gives the same logits through the dense head split as through forward', () => {
     const model = createBagModel(config, createRandom(6));
+    unevenFeatureWeights(model, 14);
     const { input } = randomBatch(7, 5);
     const logits = model.forward(input, null).slice();
     if (!model.head) {
@@ -116,4 +143,53 @@ it('dropout is seeded and active only in training', () => {
   expect(Array.from(trainA)).toEqual(Array.from(trainB));
   expect(Array.from(trainA)).not.toEqual(Array.from(inference));
   expect(model.head.forwardBody(input, null)).toEqual(inference);
+});
+
+describe('feature weights', () => {
+  it('computes smoothed idf once per bag and keeps padding at zero', () => {
+    const weights = inverseDocumentFrequencies(
+      [Int32Array.of(1, 2, 2), Int32Array.of(2), Int32Array.of(3)],
+      5,
+    );
+    expect(weights[0]).toBe(0);
+    expect(weights[1]).toBeCloseTo(Math.log(4 / 2) + 1, 6);
+    expect(weights[2]).toBeCloseTo(Math.log(4 / 3) + 1, 6);
+    expect(weights[4]).toBeCloseTo(Math.log(4 / 1) + 1, 6);
+    expect(() => inverseDocumentFrequencies([Int32Array.of(5)], 5)).toThrow(/outside/);
+  });
+
+  it('normalises the weighted bag to unit length and leaves empty rows at zero', () => {
+    const weights = Float32Array.of(0, 3, 4, 1);
+    const c = weightedBagCoefficients(Int32Array.of(1, 2, 0, 0, 0, 0), 2, 3, weights, 'sqrt');
+    expect(Array.from(c)).toEqual([3 / 5, 4 / 5, 0, 0, 0, 0].map(Math.fround));
+    const mean = weightedBagCoefficients(Int32Array.of(1, 3), 1, 2, weights, 'mean');
+    expect(Array.from(mean)).toEqual([3 / 4, 1 / 4]);
+  });
+
+  it('equals the unweighted model until weights are set, then differs', () => {
+    const plain = createBagModel(
+      { kind: 'bag', rows: ROWS, dim: 6, hidden: [], dropout: 0, classes: CLASSES },
+      createRandom(4),
+    );
+    const weighted = createBagModel(
+      { kind: 'bag', rows: ROWS, dim: 6, hidden: [], dropout: 0, featureWeighting: 'idf', classes: CLASSES },
+      createRandom(4),
+    );
+    const { input } = randomBatch(8, 6);
+    const expected = Array.from(plain.forward(input, null));
+    Array.from(weighted.forward(input, null)).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    unevenFeatureWeights(weighted, 15);
+    expect(Array.from(weighted.forward(input, null))).not.toEqual(Array.from(plain.forward(input, null)));
+  });
+
+  it('refuses weights of the wrong shape, a weighted padding row, and models without weighting', () => {
+    const model = createBagModel(
+      { kind: 'linear', rows: ROWS, classes: CLASSES, featureWeighting: 'idf' },
+      createRandom(1),
+    );
+    expect(() => model.setFeatureWeights(new Float32Array(ROWS - 1))).toThrow(/29 feature weights/);
+    expect(() => model.setFeatureWeights(new Float32Array(ROWS).fill(1))).toThrow(/padding/);
+    const plain = createBagModel({ kind: 'linear', rows: ROWS, classes: CLASSES }, createRandom(1));
+    expect(() => plain.setFeatureWeights(new Float32Array(ROWS))).toThrow(/featureWeighting 'idf'/);
+  });
 });

@@ -16,7 +16,8 @@ import {
   runMonitoring,
   type ReferenceSource,
 } from '../shared/monitoring/monitor';
-import { durableRetrainingTrigger } from '../shared/monitoring/retraining';
+// The retraining workflow owns how a pipeline is started (instance ids, one at a time).
+import { durableRetrainingTrigger } from './retrain';
 
 const durableClientInput = df.input.durableClient();
 

@@ -1,0 +1,5 @@
+// Entry for the pipeline integration test: ingestion, datasets, retraining and pipeline endpoints, compiled.
+require('../../../dist/functions/ingest.js');
+require('../../../dist/functions/datasets.js');
+require('../../../dist/functions/retrain.js');
+require('../../../dist/functions/pipelines.js');

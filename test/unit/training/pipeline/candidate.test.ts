@@ -1,0 +1,102 @@
+/**
+ * @jest-environment ./test/unit/training/onnx-runtime-environment.js
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadNomenclature } from '../../../../shared/hs/nomenclature';
+import { memoryPackageFiles, readModelPackage } from '../../../../shared/model-package';
+import { parseLabelledCsv } from '../../../../training/data/labelled-csv';
+import {
+  splitForPipeline,
+  trainCandidate,
+  type CandidateData,
+} from '../../../../training/pipeline/candidate';
+import { resolveCandidateSpec } from '../../../../training/pipeline/spec';
+import { generateRows, rowsToCsv } from './generated-rows';
+
+const nomenclature = loadNomenclature();
+const dataset = { version: 'ds-test', contentHash: 'a'.repeat(64) };
+// Small hash tables keep each training to a second or two; the defaults are sized for real data.
+const SMALL = { buckets: 4096 };
+let data: CandidateData;
+let folder: string;
+
+beforeAll(async () => {
+  data = await parseLabelledCsv(rowsToCsv(generateRows(1200, 5)), nomenclature);
+  folder = mkdtempSync(join(tmpdir(), 'candidate-'));
+});
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+const options = (modelVersion: string, checkpointPath: string | null = null) => ({
+  dataset,
+  modelVersion,
+  checkpointPath,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  codeVersion: 'test',
+  nomenclature,
+});
+
+describe('splitForPipeline', () => {
+  it('partitions the rows into three disjoint stratified parts, the same for the same seed', () => {
+    const spec = resolveCandidateSpec({ arch: 'bag' });
+    const a = splitForPipeline(data, spec);
+    const b = splitForPipeline(data, spec);
+    expect(Array.from(a.test)).toEqual(Array.from(b.test));
+    const all = [...a.train, ...a.validation, ...a.test].sort((x, y) => x - y);
+    expect(all).toEqual(Array.from({ length: data.texts.length }, (_, i) => i));
+    expect(a.test.length / data.texts.length).toBeGreaterThan(0.1);
+    expect(a.validation.length / data.texts.length).toBeGreaterThan(0.1);
+    const c = splitForPipeline(data, { ...spec, splitSeed: 9 });
+    expect(Array.from(c.test)).not.toEqual(Array.from(a.test));
+  });
+});
+
+describe('trainCandidate', () => {
+  it.each(['bag', 'textcnn'] as const)(
+    'packages a %s model that passes ONNX parity, learns the data, and is reproducible',
+    async (arch) => {
+      const spec = resolveCandidateSpec({ arch, epochs: 3, seed: 4, encoder: SMALL });
+      const stages: string[] = [];
+      const epochs: number[] = [];
+      const first = await trainCandidate(data, spec, options(`${arch}-a`), {
+        onStage: (s) => stages.push(s),
+        onEpoch: (p) => epochs.push(p.epoch),
+      });
+      expect(stages).toEqual(['encoding', 'training', 'evaluating', 'exporting', 'packaging', 'parity']);
+      expect(epochs.length).toBeGreaterThan(0);
+      expect(first.parityMaxDifference).toBeLessThan(1e-4);
+      expect(first.evaluation.test.accuracyAt1).toBeGreaterThan(0.6);
+      const pkg = await readModelPackage(memoryPackageFiles('mem', first.files));
+      expect(pkg.packageHash).toBe(first.packageHash);
+      expect(pkg.manifest.labels.codes).toEqual(data.labelSet);
+      expect(pkg.manifest.dataset).toEqual(dataset);
+      expect(pkg.manifest.seed).toBe(4);
+      expect(pkg.manifest.thresholds.targetPrecision).toBe(0.98);
+      expect(pkg.manifest.metrics['test.accuracyAt1']).toBe(first.evaluation.test.accuracyAt1);
+      expect(first.testCorrect.length).toBe(first.split.test);
+
+      // Another pipeline (another model version) on the same data and spec builds the same graph bytes.
+      const again = await trainCandidate(data, spec, options(`${arch}-b`));
+      expect(again.modelHash).toBe(first.modelHash);
+      expect(again.packageHash).not.toBe(first.packageHash);
+      const otherSeed = await trainCandidate(data, { ...spec, seed: 5 }, options(`${arch}-a`));
+      expect(otherSeed.modelHash).not.toBe(first.modelHash);
+    },
+    120_000,
+  );
+
+  it('resumes from its checkpoint and reaches the same weights as an uninterrupted run', async () => {
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 3, seed: 2, encoder: SMALL });
+    const uninterrupted = await trainCandidate(data, spec, options('bag-r'));
+    const checkpoint = join(folder, 'resume.ckpt');
+    // One epoch, then "the activity dies": the checkpoint on disk is what a restart finds.
+    await trainCandidate(data, { ...spec, epochs: 1 }, options('bag-r', checkpoint)).catch(() => undefined);
+    const resumedEpochs: number[] = [];
+    const resumed = await trainCandidate(data, spec, options('bag-r', checkpoint), {
+      onEpoch: (p) => resumedEpochs.push(p.epoch),
+    });
+    expect(resumedEpochs[0]).toBe(2);
+    expect(resumed.modelHash).toBe(uninterrupted.modelHash);
+  }, 120_000);
+});

@@ -1,0 +1,46 @@
+import { parseArguments } from '../../../../training/cli/train';
+
+describe('npm run train arguments', () => {
+  it('reads every option with its defaults', () => {
+    expect(parseArguments(['--data', 'a.csv', '--out', 'dir'])).toEqual({
+      data: 'a.csv',
+      out: 'dir',
+      arch: 'textcnn',
+      tune: 0,
+      seed: 1,
+      epochs: undefined,
+      balance: undefined,
+      buckets: undefined,
+    });
+    expect(
+      parseArguments([
+        '--data',
+        'a.csv',
+        '--arch',
+        'gru',
+        '--out',
+        'd',
+        '--tune',
+        '4',
+        '--seed',
+        '7',
+        '--epochs',
+        '2',
+      ]),
+    ).toMatchObject({ arch: 'gru', tune: 4, seed: 7, epochs: 2 });
+  });
+
+  it('names what is wrong', () => {
+    expect(() => parseArguments(['--data', 'a.csv'])).toThrow(/--data and --out are required/);
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--arch', 'svm'])).toThrow(
+      /unknown architecture 'svm'/,
+    );
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--epochs', '0'])).toThrow(
+      /--epochs must be an integer ≥ 1/,
+    );
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--colour', 'x'])).toThrow(
+      /unknown option --colour/,
+    );
+    expect(() => parseArguments(['--data'])).toThrow(/bad argument '--data'/);
+  });
+});

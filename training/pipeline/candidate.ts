@@ -1,0 +1,482 @@
+/**
+ * One candidate from data to model package: split → balance → train (progress, resumable checkpoints) →
+ * temperature on validation → auto thresholds for the target precision on validation → evaluation on the
+ * held-out test part → ONNX export → parity re-check through the serving loader (onnxruntime-node) → package.
+ * Everything is seeded by the spec, so the same dataset and spec give the same `model.onnx` bytes.
+ */
+import { loadServingModel } from '../../shared/inference/model';
+import { encodeTokenLists } from '../../shared/inference/features';
+import type { Nomenclature } from '../../shared/hs/nomenclature';
+import { createRandom } from '../../shared/math/random';
+import { buildModelPackage, sha256Hex, type ModelManifest } from '../../shared/model-package';
+import {
+  MONITORING_REFERENCE_FILE,
+  buildMonitoringReference,
+  serializeMonitoringReference,
+} from '../../shared/monitoring/reference';
+import {
+  describeEncoder,
+  encodeBag,
+  normalizeText,
+  tokenize,
+  type TextEncoderConfig,
+} from '../../shared/text/encoder';
+import { classWeights, upsampleMinorityClasses } from '../data/balance';
+import { stratifiedSplit } from '../data/split';
+import { chooseThreshold } from '../evaluation/coverage';
+import { topOneCorrect } from '../evaluation/metrics';
+import { evaluateModel, type EvaluationReport } from '../evaluation/report';
+import { softmaxRows } from '../evaluation/scores';
+import { GruModel, DEFAULT_GRU } from '../models/gru';
+import { bagExamples, createBagModel } from '../models';
+import type { Model, Sized } from '../models/model';
+import { DEFAULT_TEXTCNN, TextCnnModel } from '../models/textcnn';
+import { createOnnxHeadEngine } from '../nn/head-engine';
+import { FEATURES_PER_TOKEN, packTexts, packedExampleSet } from '../nn/sequence/packed';
+import { INPUT_NAME, LOGITS_NAME, exportBagModel } from '../onnx/export';
+import { exportSequenceModel } from '../onnx/sequence';
+import { predictLogits, train, type ExampleSet, type TrainerConfig, type TrainingProgress } from '../trainer';
+import { candidateEncoder, effectiveHyperParameters, type CandidateSpec, type HyperParameters } from './spec';
+
+/** Labelled rows as the CSV reader returns them. */
+export interface CandidateData {
+  readonly texts: readonly string[];
+  readonly labels: Int32Array;
+  readonly labelSet: readonly string[];
+}
+
+export interface DatasetIdentity {
+  readonly version: string;
+  readonly contentHash: string;
+}
+
+export interface PipelineSplit {
+  readonly train: Int32Array;
+  readonly validation: Int32Array;
+  readonly test: Int32Array;
+}
+
+/**
+ * Train / validation / test, stratified, with equal normalised descriptions always on one side (a repeated line
+ * must not be "predicted" in test after being learnt in training). Depends only on the data and the split seed,
+ * so every candidate of a pipeline, and the champion, are measured on the same test rows.
+ */
+export function splitForPipeline(
+  data: CandidateData,
+  spec: Pick<CandidateSpec, 'splitSeed' | 'testFraction' | 'validationFraction'>,
+): PipelineSplit {
+  const keys = data.texts.map((text) => normalizeText(text));
+  const outer = stratifiedSplit(data.labels, {
+    validationFraction: spec.testFraction,
+    seed: spec.splitSeed,
+    groupKeys: keys,
+  });
+  const restLabels = Int32Array.from(outer.train, (i) => data.labels[i]!);
+  const inner = stratifiedSplit(restLabels, {
+    validationFraction: spec.validationFraction,
+    seed: spec.splitSeed + 1,
+    groupKeys: Array.from(outer.train, (i) => keys[i]!),
+  });
+  return {
+    train: Int32Array.from(inner.train, (i) => outer.train[i]!),
+    validation: Int32Array.from(inner.validation, (i) => outer.train[i]!),
+    test: outer.validation,
+  };
+}
+
+export interface CandidateHooks {
+  /** Called after every epoch, once its checkpoint is on disk. */
+  onEpoch?: (progress: TrainingProgress) => void;
+  /** Stage changes ('encoding', 'training', 'evaluating', 'exporting', 'parity', 'packaging'). */
+  onStage?: (stage: string) => void;
+}
+
+export interface CandidateOptions {
+  readonly dataset: DatasetIdentity;
+  readonly modelVersion: string;
+  /** Checkpoint file of the trainer; an existing one is resumed. Default none. */
+  readonly checkpointPath?: string | null;
+  /** Manifest creation time; pass a fixed one (e.g. the pipeline's start) to make whole packages reproducible. */
+  readonly createdAt: string;
+  readonly codeVersion: string;
+  readonly nomenclature: Nomenclature;
+}
+
+export interface CandidateResult {
+  readonly modelVersion: string;
+  readonly manifest: ModelManifest;
+  /** Package files, manifest included. */
+  readonly files: Map<string, Uint8Array>;
+  readonly packageHash: string;
+  /** sha256 of model.onnx: the weights, independent of names and times; equal for equal dataset + spec. */
+  readonly modelHash: string;
+  readonly evaluation: EvaluationReport;
+  /** Per test row (in `split.test` order): whether the top-1 code was right. */
+  readonly testCorrect: Uint8Array;
+  readonly parityMaxDifference: number;
+  readonly history: readonly TrainingProgress[];
+  readonly bestEpoch: number;
+  readonly split: { readonly train: number; readonly validation: number; readonly test: number };
+}
+
+const MODEL_FILE = 'model.onnx';
+
+function numberParam(params: HyperParameters, name: string): number {
+  const value = params[name];
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new RangeError(`hyper-parameter ${name} must be a number, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+interface Prepared<Input extends Sized> {
+  readonly model: Model<Input>;
+  readonly examples: (rows: Int32Array) => ExampleSet<Input>;
+  readonly layout: 'bag' | 'token_grid';
+  readonly exportOnnx: (metadata: Parameters<typeof exportBagModel>[1]) => Uint8Array;
+  readonly trainer: Partial<TrainerConfig>;
+}
+
+function prepare(
+  spec: CandidateSpec,
+  params: HyperParameters,
+  encoder: TextEncoderConfig,
+  data: CandidateData,
+  classes: number,
+): Prepared<Sized> {
+  const rows = encoder.buckets + 1;
+  const rng = createRandom(spec.seed);
+  const lr = numberParam(params, 'lr');
+  const batchSize = Math.round(numberParam(params, 'batchSize'));
+  const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => data.labels[i]!);
+  if (spec.arch === 'textcnn' || spec.arch === 'gru') {
+    const packed = packTexts(data.texts, encoder, FEATURES_PER_TOKEN);
+    const all = packedExampleSet(packed, data.labels);
+    const model =
+      spec.arch === 'textcnn'
+        ? new TextCnnModel(
+            {
+              ...DEFAULT_TEXTCNN,
+              kind: 'textcnn',
+              widths: [...DEFAULT_TEXTCNN.widths],
+              rows,
+              classes,
+              dim: Math.round(numberParam(params, 'dim')),
+              filters: Math.round(numberParam(params, 'filters')),
+              dropout: numberParam(params, 'dropout'),
+            },
+            rng,
+          )
+        : new GruModel(
+            {
+              ...DEFAULT_GRU,
+              kind: 'gru',
+              rows,
+              classes,
+              dim: Math.round(numberParam(params, 'dim')),
+              hidden: Math.round(numberParam(params, 'hidden')),
+              dropout: numberParam(params, 'dropout'),
+            },
+            rng,
+          );
+    return {
+      model: model,
+      examples: (indices) => {
+        const labels = labelsOf(indices);
+        return {
+          size: indices.length,
+          labels,
+          batch: (b) => all.batch(Int32Array.from(b, (k) => indices[k]!)),
+        };
+      },
+      layout: 'token_grid',
+      exportOnnx: (metadata) => exportSequenceModel(model, metadata),
+      trainer: { batchSize, schedule: { base: lr, warmupSteps: 100, decay: 'linear', finalFactor: 0 } },
+    };
+  }
+  const bags = data.texts.map((text) => encodeBag(text, encoder));
+  const model = createBagModel(
+    spec.arch === 'linear'
+      ? { kind: 'linear', rows, classes }
+      : {
+          kind: spec.arch,
+          rows,
+          classes,
+          dim: Math.round(numberParam(params, 'dim')),
+          hidden: spec.arch === 'dnn' ? [Math.round(numberParam(params, 'hidden'))] : [],
+          dropout: numberParam(params, 'dropout'),
+          pooling: 'sqrt',
+        },
+    rng,
+  );
+  return {
+    model: model,
+    examples: (indices) =>
+      bagExamples(
+        Array.from(indices, (i) => bags[i]!),
+        labelsOf(indices),
+      ),
+    layout: 'bag',
+    exportOnnx: (metadata) => exportBagModel(model, metadata),
+    trainer:
+      spec.arch === 'linear'
+        ? {
+            batchSize,
+            optimizer: { kind: 'sgd', weightDecay: 0 },
+            schedule: { base: lr, warmupSteps: 0, decay: 'linear', finalFactor: 0 },
+            clipNorm: 0,
+          }
+        : { batchSize, schedule: { base: lr, warmupSteps: 100, decay: 'linear', finalFactor: 0 } },
+  };
+}
+
+/** Calibrated heading confidence (sum over the top class's heading) and whether that heading is right. */
+function headingScores(
+  probabilities: Float32Array,
+  labels: Int32Array,
+  labelSet: readonly string[],
+  classes: number,
+): { confidence: Float32Array; correct: Uint8Array } {
+  const headingOf = labelSet.slice(0, classes).map((code) => code.slice(0, 4));
+  const confidence = new Float32Array(labels.length);
+  const correct = new Uint8Array(labels.length);
+  for (let r = 0; r < labels.length; r++) {
+    const row = probabilities.subarray(r * classes, (r + 1) * classes);
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (row[c]! > row[best]!) best = c;
+    let sum = 0;
+    for (let c = 0; c < classes; c++) if (headingOf[c] === headingOf[best]) sum += row[c]!;
+    confidence[r] = Math.min(1, sum);
+    correct[r] = labelSet[labels[r]!]?.slice(0, 4) === headingOf[best] ? 1 : 0;
+  }
+  return { confidence, correct };
+}
+
+function topOne(logits: Float32Array, classes: number, row: number): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if (logits[row * classes + c]! > logits[row * classes + best]!) best = c;
+  return best;
+}
+
+export async function trainCandidate(
+  data: CandidateData,
+  spec: CandidateSpec,
+  options: CandidateOptions,
+  hooks: CandidateHooks = {},
+): Promise<CandidateResult> {
+  const stage = hooks.onStage ?? (() => {});
+  const classes = data.labelSet.length;
+  if (classes < 2) throw new Error(`training needs at least two classes, the data has ${classes}`);
+  const params = effectiveHyperParameters(spec);
+  const encoder = candidateEncoder(spec);
+  const split = splitForPipeline(data, spec);
+  stage('encoding');
+  const prepared = prepare(spec, params, encoder, data, classes);
+  let trainRows = split.train;
+  let weights: Float32Array | null = null;
+  if (spec.balance === 'upsample') {
+    trainRows = upsampleMinorityClasses(
+      data.labels,
+      { minCount: 3, maxMultiplier: 3, seed: spec.seed },
+      split.train,
+    );
+  } else if (spec.balance === 'class-weights') {
+    weights = classWeights(data.labels, classes, {}, split.train);
+  }
+  stage('training');
+  const trained = await train(
+    prepared.model,
+    prepared.examples(trainRows),
+    prepared.examples(split.validation),
+    {
+      ...prepared.trainer,
+      epochs: spec.epochs,
+      seed: spec.seed,
+      classWeights: weights,
+      checkpointPath: options.checkpointPath ?? null,
+    },
+    hooks.onEpoch,
+  );
+
+  stage('evaluating');
+  const testSet = prepared.examples(split.test);
+  const head = prepared.model.head;
+  const engine = head ? await createOnnxHeadEngine(head.inputs, classes) : null;
+  let testLogits: Float32Array;
+  try {
+    testLogits = await predictLogits(prepared.model, testSet, engine);
+  } finally {
+    await engine?.close();
+  }
+  const validationLabels = Int32Array.from(split.validation, (i) => data.labels[i]!);
+  const testLabels = testSet.labels;
+  const evaluation = evaluateModel({
+    modelId: options.modelVersion,
+    labelSet: data.labelSet,
+    numClasses: classes,
+    validation: { scores: trained.validationLogits, labels: validationLabels },
+    test: { scores: testLogits, labels: testLabels },
+    targetPrecisions: [spec.targetPrecision],
+  });
+  const temperature = evaluation.temperature?.temperature ?? 1;
+  const coverage = evaluation.coverage[0]!;
+  const validationProbabilities = softmaxRows(trained.validationLogits, classes, temperature);
+  const validationTop = topOneCorrect(validationProbabilities, validationLabels, classes);
+  const autoChoice = chooseThreshold(validationTop.confidence, validationTop.correct, spec.targetPrecision);
+  const headingChoice = (() => {
+    const scores = headingScores(validationProbabilities, validationLabels, data.labelSet, classes);
+    return chooseThreshold(scores.confidence, scores.correct, spec.targetPrecision);
+  })();
+  const testCorrect = Uint8Array.from(testLabels, (label, r) =>
+    topOne(testLogits, classes, r) === label ? 1 : 0,
+  );
+
+  stage('exporting');
+  const onnx = prepared.exportOnnx({
+    encoder: describeEncoder(encoder),
+    classNames: data.labelSet,
+    // No model version in the graph: its bytes must depend on the data and the settings only.
+    extra: { dataset_version: options.dataset.version },
+  });
+  const testProbabilities = softmaxRows(testLogits, classes, temperature);
+  const reference = buildMonitoringReference({
+    modelVersion: options.modelVersion,
+    createdAt: options.createdAt,
+    trainingTexts: Array.from(split.train, (i) => data.texts[i]!),
+    heldOut: Array.from(split.test, (row, r) => {
+      const best = topOne(testLogits, classes, r);
+      return {
+        text: data.texts[row]!,
+        chapter: data.labelSet[best]!.slice(0, 2),
+        topConfidence: testProbabilities[r * classes + best]!,
+      };
+    }),
+    chapterCodes: [...new Set(data.labelSet.map((code) => code.slice(0, 2)))].sort(),
+    tokenizer: encoder,
+  });
+  const metrics: Record<string, number> = {
+    'test.accuracyAt1': evaluation.test.accuracyAt1,
+    'test.accuracyAt5': evaluation.test.accuracyAt5,
+    'test.macroF1': evaluation.test.macroF1,
+    'test.ece': evaluation.test.ece,
+    'test.coverageAtTarget': coverage.testCoverage,
+    'test.precisionAtTarget': coverage.testPrecision,
+    'validation.accuracyAt1': evaluation.validation.accuracyAt1,
+    'validation.coverageAtTarget': coverage.validationCoverage,
+    'train.bestEpoch': trained.bestEpoch,
+    'split.test': split.test.length,
+  };
+  stage('packaging');
+  const built = buildModelPackage(
+    {
+      modelVersion: options.modelVersion,
+      createdAt: options.createdAt,
+      arch: {
+        kind: spec.arch,
+        config: { ...prepared.model.config },
+        inputLayout: prepared.layout,
+      },
+      onnx: {
+        file: MODEL_FILE,
+        input: INPUT_NAME,
+        logits: LOGITS_NAME,
+        maxFeatures: 512,
+        ...(prepared.layout === 'token_grid' ? { perToken: FEATURES_PER_TOKEN } : {}),
+      },
+      encoder: describeEncoder(encoder),
+      labels: { level: 6, codes: [...data.labelSet] },
+      temperature,
+      thresholds: {
+        // A target no validation threshold reaches means nothing is decided automatically.
+        auto: Number.isFinite(autoChoice.threshold) ? autoChoice.threshold : 1,
+        autoPrecision: autoChoice.precision,
+        heading: Number.isFinite(headingChoice.threshold) ? headingChoice.threshold : 1,
+        headingPrecision: headingChoice.precision,
+        targetPrecision: spec.targetPrecision,
+      },
+      metrics,
+      dataset: options.dataset,
+      hyperParameters: {
+        ...params,
+        epochs: spec.epochs,
+        balance: spec.balance,
+        splitSeed: spec.splitSeed,
+        testFraction: spec.testFraction,
+        validationFraction: spec.validationFraction,
+      },
+      seed: spec.seed,
+      codeVersion: options.codeVersion,
+    },
+    new Map([
+      [MODEL_FILE, onnx],
+      [MONITORING_REFERENCE_FILE, serializeMonitoringReference(reference)],
+    ]),
+  );
+
+  // The parity check goes through the serving loader and the serving encoder, so what is compared is exactly
+  // what production will run.
+  stage('parity');
+  const parityRows = split.test.subarray(0, Math.min(spec.parityRows, split.test.length));
+  const parityMaxDifference = await onnxParity(
+    built.manifest,
+    built.files,
+    built.packageHash,
+    options.nomenclature,
+    Array.from(parityRows, (i) => data.texts[i]!),
+    testLogits.subarray(0, parityRows.length * classes),
+    classes,
+  );
+  if (!(parityMaxDifference <= spec.parityTolerance)) {
+    throw new Error(
+      `ONNX parity failed for ${options.modelVersion}: max probability difference ${parityMaxDifference} > ${spec.parityTolerance}`,
+    );
+  }
+  return {
+    modelVersion: options.modelVersion,
+    manifest: built.manifest,
+    files: built.files,
+    packageHash: built.packageHash,
+    modelHash: sha256Hex(onnx),
+    evaluation,
+    testCorrect,
+    parityMaxDifference,
+    history: trained.history,
+    bestEpoch: trained.bestEpoch,
+    split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+  };
+}
+
+/** Max |p_onnx − p_typescript| over the rows (uncalibrated softmax on both sides). */
+async function onnxParity(
+  manifest: ModelManifest,
+  files: ReadonlyMap<string, Uint8Array>,
+  packageHash: string,
+  nomenclature: Nomenclature,
+  texts: readonly string[],
+  expectedLogits: Float32Array,
+  classes: number,
+): Promise<number> {
+  if (texts.length === 0) return 0;
+  const serving = await loadServingModel(
+    { manifest, files, packageHash, location: `(candidate ${manifest.modelVersion})` },
+    nomenclature,
+  );
+  try {
+    const encoder = serving.encoder;
+    const input = encodeTokenLists(
+      texts.map((text) => tokenize(text, encoder)),
+      encoder,
+      {
+        layout: manifest.arch.inputLayout,
+        maxFeatures: manifest.onnx.maxFeatures,
+        perToken: manifest.onnx.perToken ?? FEATURES_PER_TOKEN,
+      },
+    );
+    const actual = softmaxRows(await serving.run(input), classes);
+    const expected = softmaxRows(expectedLogits, classes);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
+    return worst;
+  } finally {
+    await serving.release();
+  }
+}

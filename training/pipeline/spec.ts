@@ -1,0 +1,121 @@
+/**
+ * What one training candidate is: an architecture, its hyper-parameters, a seed and the training settings. A spec
+ * is plain JSON so the retraining orchestration can hand it to an activity, and the same spec on the same dataset
+ * yields the same model (every random draw is seeded from it).
+ */
+import {
+  DEFAULT_ENCODER_CONFIG,
+  resolveEncoderConfig,
+  type TextEncoderConfig,
+} from '../../shared/text/encoder';
+import type { SearchSpace } from '../tuning/space';
+
+export const ARCHITECTURES = ['linear', 'bag', 'dnn', 'textcnn', 'gru'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+export function isArchitecture(value: unknown): value is Architecture {
+  return typeof value === 'string' && (ARCHITECTURES as readonly string[]).includes(value);
+}
+
+export type HyperParameters = Record<string, number | string | boolean>;
+
+export interface CandidateSpec {
+  readonly arch: Architecture;
+  /** Overrides of the architecture's defaults (see `ARCH_DEFAULTS`). Default {}. */
+  readonly hyperParameters: HyperParameters;
+  /** Seeds initialisation, shuffling and dropout. The data split has its own seed (`splitSeed`). */
+  readonly seed: number;
+  /** Maximum epochs (early stopping may end sooner). Default 5. */
+  readonly epochs: number;
+  /** Class-imbalance remedy: 'none', 'upsample' (stratified, to 3 rows per class, at most 3x) or 'class-weights'. Default 'upsample'. */
+  readonly balance: 'none' | 'upsample' | 'class-weights';
+  /** Seed of the train / validation / test split; shared by every candidate of a pipeline. Default 0. */
+  readonly splitSeed: number;
+  /** Share of each class held out for the final test. Default 0.15. */
+  readonly testFraction: number;
+  /** Share of each class (of what remains) used for early stopping, calibration and thresholds. Default 0.15. */
+  readonly validationFraction: number;
+  /** Precision the auto threshold is chosen for, on validation. Default 0.98. */
+  readonly targetPrecision: number;
+  /** Test rows whose ONNX Runtime probabilities are compared with the TypeScript forward pass. Default 256. */
+  readonly parityRows: number;
+  /** Largest allowed absolute difference of a probability in that comparison. Default 1e-4. */
+  readonly parityTolerance: number;
+  /** Encoder overrides; default `DEFAULT_ENCODER_CONFIG` (2^14 buckets for 'linear', whose table is buckets x classes). */
+  readonly encoder?: Partial<TextEncoderConfig>;
+}
+
+export const DEFAULT_CANDIDATE: Readonly<Omit<CandidateSpec, 'arch'>> = Object.freeze({
+  hyperParameters: {},
+  seed: 1,
+  epochs: 5,
+  balance: 'upsample',
+  splitSeed: 0,
+  testFraction: 0.15,
+  validationFraction: 0.15,
+  targetPrecision: 0.98,
+  parityRows: 256,
+  parityTolerance: 1e-4,
+});
+
+/** Default hyper-parameters per architecture; `lr` is the base learning rate of the trainer's schedule. */
+export const ARCH_DEFAULTS: Readonly<Record<Architecture, HyperParameters>> = Object.freeze({
+  linear: { lr: 60, batchSize: 64 },
+  bag: { lr: 2e-3, dim: 100, dropout: 0, batchSize: 64 },
+  dnn: { lr: 2e-3, dim: 128, hidden: 256, dropout: 0.2, batchSize: 64 },
+  textcnn: { lr: 2e-3, dim: 64, filters: 128, dropout: 0.3, batchSize: 64 },
+  gru: { lr: 2e-3, dim: 64, hidden: 128, dropout: 0.2, batchSize: 64 },
+});
+
+/** What TPE searches per architecture. */
+export const SEARCH_SPACES: Readonly<Record<Architecture, SearchSpace>> = Object.freeze({
+  linear: { lr: { type: 'float', low: 10, high: 200, log: true } },
+  bag: {
+    lr: { type: 'float', low: 5e-4, high: 1e-2, log: true },
+    dim: { type: 'int', low: 32, high: 160, log: true },
+  },
+  dnn: {
+    lr: { type: 'float', low: 5e-4, high: 1e-2, log: true },
+    hidden: { type: 'int', low: 64, high: 512, log: true },
+    dropout: { type: 'float', low: 0, high: 0.5 },
+  },
+  textcnn: {
+    lr: { type: 'float', low: 5e-4, high: 1e-2, log: true },
+    filters: { type: 'int', low: 32, high: 256, log: true },
+    dropout: { type: 'float', low: 0, high: 0.5 },
+  },
+  gru: {
+    lr: { type: 'float', low: 5e-4, high: 1e-2, log: true },
+    hidden: { type: 'int', low: 32, high: 256, log: true },
+  },
+});
+
+export function resolveCandidateSpec(
+  partial: Partial<CandidateSpec> & { arch: Architecture },
+): CandidateSpec {
+  const spec: CandidateSpec = { ...DEFAULT_CANDIDATE, ...partial };
+  if (!isArchitecture(spec.arch)) throw new RangeError(`unknown architecture '${String(spec.arch)}'`);
+  if (!Number.isInteger(spec.epochs) || spec.epochs < 1)
+    throw new RangeError('epochs must be a positive integer');
+  if (!Number.isSafeInteger(spec.seed)) throw new RangeError('seed must be an integer');
+  for (const [name, value] of [
+    ['testFraction', spec.testFraction],
+    ['validationFraction', spec.validationFraction],
+  ] as const) {
+    if (!(value > 0 && value < 0.5)) throw new RangeError(`${name} must be in (0, 0.5), got ${value}`);
+  }
+  if (!(spec.targetPrecision > 0 && spec.targetPrecision < 1))
+    throw new RangeError('targetPrecision in (0, 1)');
+  return spec;
+}
+
+/** The encoder a candidate trains with. */
+export function candidateEncoder(spec: CandidateSpec): TextEncoderConfig {
+  const buckets = spec.arch === 'linear' ? 1 << 14 : DEFAULT_ENCODER_CONFIG.buckets;
+  return resolveEncoderConfig({ buckets, ...spec.encoder });
+}
+
+/** Defaults merged with the spec's overrides: what the manifest records. */
+export function effectiveHyperParameters(spec: CandidateSpec): HyperParameters {
+  return { ...ARCH_DEFAULTS[spec.arch], ...spec.hyperParameters };
+}

@@ -152,6 +152,8 @@ async function main(): Promise<void> {
     parityMaxDifference: best.parityMaxDifference,
     seconds: (Date.now() - started) / 1000,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    // Includes ONNX Runtime's threads: the CPU the whole run took, for comparisons on a shared machine.
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   };
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
 }

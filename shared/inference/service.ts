@@ -446,3 +446,10 @@ export async function setClassificationServiceForTests(
   shared = service;
   if (previous !== undefined && previous !== service) await previous.close();
 }
+
+/** Closes the instance-wide service, if one was built: flushes the audit buffer and releases the sessions. */
+export async function closeClassificationService(): Promise<void> {
+  const previous = shared;
+  shared = undefined;
+  if (previous !== undefined) await previous.close();
+}

@@ -133,3 +133,10 @@ export async function resetPlatformClientsForTests(): Promise<void> {
   shared = undefined;
   if (previous !== undefined) await previous.dispose();
 }
+
+/** Closes the instance-wide clients (Service Bus connections, Cosmos agents), if they were built. */
+export async function disposePlatformClients(): Promise<void> {
+  const previous = shared;
+  shared = undefined;
+  if (previous !== undefined) await previous.dispose();
+}

@@ -4,3 +4,4 @@ require('../../../functions/predictions');
 require('../../../functions/models');
 require('../../../functions/feedback');
 require('../../../functions/experiments');
+require('../../../functions/app-lifecycle');

@@ -3,3 +3,4 @@ require('../../../dist/functions/ingest.js');
 require('../../../dist/functions/datasets.js');
 require('../../../dist/functions/retrain.js');
 require('../../../dist/functions/pipelines.js');
+require('../../../dist/functions/app-lifecycle.js');

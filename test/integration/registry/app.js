@@ -2,3 +2,4 @@
 require('../../../functions/models');
 require('../../../functions/feedback');
 require('../../../functions/experiments');
+require('../../../functions/app-lifecycle');

@@ -82,7 +82,8 @@ function weightedBagInput(
   return g.op('Mul', [g.op('ReduceSum', [weighted, axis1], { keepdims: 0 }), scale]);
 }
 
-function finish(
+/** Adds the `logits` and `probabilities` outputs and the metadata every exported classifier carries. */
+export function finishClassifierGraph(
   g: GraphBuilder,
   logits: string,
   classes: number,
@@ -147,12 +148,24 @@ function idsInput(g: GraphBuilder): string {
 
 export function exportLinearModel(model: LinearModel, metadata: ExportMetadata): Uint8Array {
   const g = new GraphBuilder('hs_linear');
-  return finish(g, linearLogits(g, idsInput(g), model, ''), model.config.classes, metadata, model.config);
+  return finishClassifierGraph(
+    g,
+    linearLogits(g, idsInput(g), model, ''),
+    model.config.classes,
+    metadata,
+    model.config,
+  );
 }
 
 export function exportBagNetwork(model: BagNetwork, metadata: ExportMetadata): Uint8Array {
   const g = new GraphBuilder(`hs_${model.config.kind}`);
-  return finish(g, bagNetworkLogits(g, idsInput(g), model, ''), model.config.classes, metadata, model.config);
+  return finishClassifierGraph(
+    g,
+    bagNetworkLogits(g, idsInput(g), model, ''),
+    model.config.classes,
+    metadata,
+    model.config,
+  );
 }
 
 export interface EnsembleMember {
@@ -196,7 +209,7 @@ export function exportBagEnsemble(members: readonly EnsembleMember[], metadata: 
     classes,
     members: members.map((m, i) => ({ weight: weights[i]! / total, config: m.model.config })),
   };
-  return finish(g, logits, classes, metadata, config);
+  return finishClassifierGraph(g, logits, classes, metadata, config);
 }
 
 /** Exports any bag architecture. */

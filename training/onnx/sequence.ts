@@ -16,7 +16,7 @@ import { GruModel } from '../models/gru';
 import { TextCnnModel } from '../models/textcnn';
 import { kernelRowIndex } from '../nn/sequence/convPool';
 import { FEATURES_PER_TOKEN } from '../nn/sequence/packed';
-import { ExportMetadata, INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME } from './export';
+import { ExportMetadata, finishClassifierGraph, INPUT_NAME } from './export';
 import { GraphBuilder } from './graph';
 
 export const INPUT_LAYOUT = 'token_grid';
@@ -50,30 +50,6 @@ function tokenVectors(g: GraphBuilder, table: Float32Array, rows: number, dim: n
   );
   const lengths = g.op('ReduceSum', [present, g.int64('axis1', [1])], { keepdims: 0 });
   return { vectors, lengths };
-}
-
-function finish(
-  g: GraphBuilder,
-  logits: string,
-  classes: number,
-  metadata: ExportMetadata,
-  config: object,
-): Uint8Array {
-  if (metadata.classNames.length !== classes) {
-    throw new Error(`export: ${metadata.classNames.length} class names for ${classes} classes`);
-  }
-  g.op('Identity', [logits], {}, LOGITS_NAME);
-  g.op('Softmax', [logits], { axis: -1 }, PROBABILITIES_NAME);
-  g.output(LOGITS_NAME, 'float32', ['batch', classes]);
-  g.output(PROBABILITIES_NAME, 'float32', ['batch', classes]);
-  return g.toBytes({
-    encoder: JSON.stringify(metadata.encoder),
-    classes: JSON.stringify(metadata.classNames),
-    model: JSON.stringify(config),
-    input_layout: INPUT_LAYOUT,
-    features_per_token: String(FEATURES_PER_TOKEN),
-    ...metadata.extra,
-  });
 }
 
 function outputLayer(
@@ -143,7 +119,7 @@ export function exportTextCnn(model: TextCnnModel, metadata: ExportMetadata): Ui
   });
   const h = pooled.length === 1 ? pooled[0]! : g.op('Concat', pooled, { axis: 1 });
   const logits = outputLayer(g, h, model.weight.value, model.bias.value, model.inputs, classes);
-  return finish(g, logits, classes, metadata, model.config);
+  return finishClassifierGraph(g, logits, classes, withLayout(metadata), model.config);
 }
 
 export function exportGru(model: GruModel, metadata: ExportMetadata): Uint8Array {
@@ -171,10 +147,18 @@ export function exportGru(model: GruModel, metadata: ExportMetadata): Uint8Array
   );
   const h = g.op('Squeeze', [lastState!, g.int64('axis0', [0])]);
   const logits = outputLayer(g, h, model.weight.value, model.bias.value, model.inputs, classes);
-  return finish(g, logits, classes, metadata, model.config);
+  return finishClassifierGraph(g, logits, classes, withLayout(metadata), model.config);
 }
 
 /** Exports either sequence architecture. */
 export function exportSequenceModel(model: TextCnnModel | GruModel, metadata: ExportMetadata): Uint8Array {
   return model instanceof TextCnnModel ? exportTextCnn(model, metadata) : exportGru(model, metadata);
+}
+
+/** Sequence models take the padded token grid: serving reads the layout from the model's metadata. */
+function withLayout(metadata: ExportMetadata): ExportMetadata {
+  return {
+    ...metadata,
+    extra: { input_layout: INPUT_LAYOUT, features_per_token: String(FEATURES_PER_TOKEN), ...metadata.extra },
+  };
 }

@@ -22,8 +22,7 @@ import {
 } from './feature-weights';
 import { Parameter } from '../nn/parameter';
 import {
-  DenseHead,
-  Model,
+  DenseHeadModel,
   TrainingContext,
   applyDropout,
   ensureBuffer,
@@ -64,13 +63,12 @@ interface Layer {
   outputs: number;
 }
 
-export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<BagBatch> {
+export class BagNetwork extends DenseHeadModel<BagBatch, BagNetworkConfig> {
   readonly embedding: Parameter;
   readonly layers: Layer[];
   readonly weight: Parameter;
   readonly bias: Parameter;
   readonly inputs: number;
-  readonly head: DenseHead<BagBatch> = this;
   /**
    * Per-row pooling weights when config.featureWeighting is 'idf', else null. Not a parameter (never trained, not
    * in checkpoints): whoever restores a model sets them again from the same training data, as the exporter reads
@@ -82,8 +80,6 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
   private activations: Float32Array[] = [];
   private masks: Float32Array[] = [];
   private gradients: Float32Array[] = [];
-  private logits: Float32Array = new Float32Array(0);
-  private dh: Float32Array = new Float32Array(0);
   private lastInput: BagBatch | null = null;
   private lastScale: Float32Array = new Float32Array(0);
   private lastCoefficients: Float32Array | null = null;
@@ -93,6 +89,7 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
     readonly config: BagNetworkConfig,
     rng: Random,
   ) {
+    super();
     if (config.kind === 'bag' && config.hidden.length > 0)
       throw new Error("a 'bag' model has no hidden layers");
     if (config.dropout < 0 || config.dropout >= 1)
@@ -235,34 +232,5 @@ export class BagNetwork implements Model<BagBatch, BagNetworkConfig>, DenseHead<
       );
       upstream = dBelow;
     }
-  }
-
-  forward(input: BagBatch, training: TrainingContext | null): Float32Array {
-    const h = this.forwardBody(input, training);
-    const size = input.size * this.config.classes;
-    this.logits = ensureBuffer(this.logits, size);
-    const logits = this.logits.subarray(0, size);
-    denseForward(h, input.size, this.inputs, this.weight.value, this.config.classes, this.bias.value, logits);
-    return logits;
-  }
-
-  backward(dLogits: Float32Array): void {
-    const input = this.lastInput;
-    if (!input) throw new Error('backward before forward');
-    const h = this.activations[this.layers.length]!.subarray(0, input.size * this.inputs);
-    this.dh = ensureBuffer(this.dh, input.size * this.inputs);
-    const dh = this.dh.subarray(0, input.size * this.inputs);
-    denseBackward(
-      h,
-      input.size,
-      this.inputs,
-      this.weight.value,
-      this.config.classes,
-      dLogits,
-      this.weight.grad,
-      this.bias.grad,
-      dh,
-    );
-    this.backwardBody(dh);
   }
 }

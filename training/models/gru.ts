@@ -4,13 +4,12 @@
  * The recurrence uses the ONNX GRU layout and linear_before_reset = 1, so export copies weights unchanged.
  */
 import { Random } from '../../shared/math/random';
-import { denseBackward, denseForward } from '../nn/kernels';
 import { Parameter } from '../nn/parameter';
 import { applyMask, dropoutMask } from '../nn/sequence/dropout';
 import { GruForward, GruParameters, gruBackward, gruForward } from '../nn/sequence/gru';
 import { PackedTokens, tokenCount } from '../nn/sequence/packed';
 import { subwordEmbeddingBackward, subwordEmbeddingForward } from '../nn/sequence/subwordEmbedding';
-import { DenseHead, Model, TrainingContext, ensureBuffer, fillNormal, fillUniform } from './model';
+import { DenseHeadModel, TrainingContext, fillNormal, fillUniform } from './model';
 
 export interface GruModelConfig {
   kind: 'gru';
@@ -42,7 +41,7 @@ export function validateGruConfig(config: GruModelConfig): void {
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new RangeError(`gru dropout must be in [0, 1)`);
 }
 
-export class GruModel implements Model<PackedTokens, GruModelConfig>, DenseHead<PackedTokens> {
+export class GruModel extends DenseHeadModel<PackedTokens, GruModelConfig> {
   readonly embedding: Parameter;
   readonly inputWeights: Parameter;
   readonly recurrentWeights: Parameter;
@@ -51,7 +50,6 @@ export class GruModel implements Model<PackedTokens, GruModelConfig>, DenseHead<
   readonly weight: Parameter;
   readonly bias: Parameter;
   readonly inputs: number;
-  readonly head: DenseHead<PackedTokens> = this;
 
   private last: {
     input: PackedTokens;
@@ -60,12 +58,12 @@ export class GruModel implements Model<PackedTokens, GruModelConfig>, DenseHead<
     mask: Float32Array | null;
     h: Float32Array;
   } | null = null;
-  private logits: Float32Array = new Float32Array(0);
 
   constructor(
     readonly config: GruModelConfig,
     rng: Random,
   ) {
+    super();
     validateGruConfig(config);
     const { rows, dim, hidden, classes } = config;
     this.inputs = hidden;
@@ -145,33 +143,5 @@ export class GruModel implements Model<PackedTokens, GruModelConfig>, DenseHead<
       dTokens,
     );
     subwordEmbeddingBackward(dTokens, dim, input, this.embedding.grad, this.embedding.touched!);
-  }
-
-  forward(input: PackedTokens, training: TrainingContext | null): Float32Array {
-    const h = this.forwardBody(input, training);
-    const size = input.size * this.config.classes;
-    this.logits = ensureBuffer(this.logits, size);
-    const logits = this.logits.subarray(0, size);
-    denseForward(h, input.size, this.inputs, this.weight.value, this.config.classes, this.bias.value, logits);
-    return logits;
-  }
-
-  backward(dLogits: Float32Array): void {
-    const last = this.last;
-    if (!last) throw new Error('gru backward before forward');
-    const batch = last.input.size;
-    const dh = new Float32Array(batch * this.inputs);
-    denseBackward(
-      last.h,
-      batch,
-      this.inputs,
-      this.weight.value,
-      this.config.classes,
-      dLogits,
-      this.weight.grad,
-      this.bias.grad,
-      dh,
-    );
-    this.backwardBody(dh);
   }
 }

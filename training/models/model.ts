@@ -4,6 +4,7 @@
  * optionally a dense softmax head that the trainer may run on a faster engine (onnxruntime) instead.
  */
 import { Random } from '../../shared/math/random';
+import { denseBackward, denseForward } from '../nn/kernels';
 import { Parameter } from '../nn/parameter';
 
 /** What a forward pass in training mode may use: the seeded RNG (dropout). Null means inference. */
@@ -85,5 +86,56 @@ export function applyDropout(
     const m = rng.next() < rate ? 0 : keep;
     mask[i] = m;
     values[i] = values[i]! * m;
+  }
+}
+
+/**
+ * A model whose last layer is the dense softmax head `logits = h · W + b`: subclasses define the body
+ * (`forwardBody` / `backwardBody`), and the head's reference forward and backward live here once. The trainer may
+ * run the same head on onnxruntime instead, through `head`.
+ */
+export abstract class DenseHeadModel<Input extends Sized, Config extends { kind: string; classes: number }>
+  implements Model<Input, Config>, DenseHead<Input>
+{
+  abstract readonly config: Config;
+  abstract readonly inputs: number;
+  abstract readonly weight: Parameter;
+  abstract readonly bias: Parameter;
+  readonly head: DenseHead<Input> = this;
+  #logits: Float32Array = new Float32Array(0);
+  #dh: Float32Array = new Float32Array(0);
+  #last: { h: Float32Array; batch: number } | null = null;
+
+  abstract parameters(): Parameter[];
+  abstract forwardBody(input: Input, training: TrainingContext | null): Float32Array;
+  abstract backwardBody(dh: Float32Array): void;
+
+  forward(input: Input, training: TrainingContext | null): Float32Array {
+    const h = this.forwardBody(input, training);
+    const size = input.size * this.config.classes;
+    this.#logits = ensureBuffer(this.#logits, size);
+    const logits = this.#logits.subarray(0, size);
+    denseForward(h, input.size, this.inputs, this.weight.value, this.config.classes, this.bias.value, logits);
+    this.#last = { h, batch: input.size };
+    return logits;
+  }
+
+  backward(dLogits: Float32Array): void {
+    if (!this.#last) throw new Error(`${this.config.kind} backward before forward`);
+    const { h, batch } = this.#last;
+    this.#dh = ensureBuffer(this.#dh, batch * this.inputs);
+    const dh = this.#dh.subarray(0, batch * this.inputs);
+    denseBackward(
+      h,
+      batch,
+      this.inputs,
+      this.weight.value,
+      this.config.classes,
+      dLogits,
+      this.weight.grad,
+      this.bias.grad,
+      dh,
+    );
+    this.backwardBody(dh);
   }
 }

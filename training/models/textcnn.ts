@@ -8,7 +8,6 @@
  * (training/onnx/sequence.ts).
  */
 import { Random } from '../../shared/math/random';
-import { denseBackward, denseForward } from '../nn/kernels';
 import { Parameter } from '../nn/parameter';
 import {
   ConvPoolForward,
@@ -21,7 +20,7 @@ import {
 import { applyMask, dropoutMask } from '../nn/sequence/dropout';
 import { PackedTokens, tokenCount } from '../nn/sequence/packed';
 import { subwordEmbeddingBackward, subwordEmbeddingForward } from '../nn/sequence/subwordEmbedding';
-import { DenseHead, Model, TrainingContext, ensureBuffer, fillNormal, fillUniform } from './model';
+import { DenseHeadModel, TrainingContext, fillNormal, fillUniform } from './model';
 
 export interface TextCnnConfig {
   kind: 'textcnn';
@@ -61,7 +60,7 @@ export function validateTextCnnConfig(config: TextCnnConfig): void {
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new RangeError(`textcnn dropout must be in [0, 1)`);
 }
 
-export class TextCnnModel implements Model<PackedTokens, TextCnnConfig>, DenseHead<PackedTokens> {
+export class TextCnnModel extends DenseHeadModel<PackedTokens, TextCnnConfig> {
   readonly embedding: Parameter;
   readonly kernel: Parameter;
   readonly convBias: Parameter;
@@ -69,7 +68,6 @@ export class TextCnnModel implements Model<PackedTokens, TextCnnConfig>, DenseHe
   readonly bias: Parameter;
   readonly inputs: number;
   readonly shape: ConvShape;
-  readonly head: DenseHead<PackedTokens> = this;
 
   private last: {
     input: PackedTokens;
@@ -78,12 +76,12 @@ export class TextCnnModel implements Model<PackedTokens, TextCnnConfig>, DenseHe
     mask: Float32Array | null;
     h: Float32Array;
   } | null = null;
-  private logits: Float32Array = new Float32Array(0);
 
   constructor(
     readonly config: TextCnnConfig,
     rng: Random,
   ) {
+    super();
     validateTextCnnConfig(config);
     const { rows, dim, widths, filters, classes } = config;
     this.shape = { inputDim: dim, widths: [...widths], filters };
@@ -150,33 +148,5 @@ export class TextCnnModel implements Model<PackedTokens, TextCnnConfig>, DenseHe
       this.convBias.grad,
     );
     subwordEmbeddingBackward(dTokens, this.config.dim, input, this.embedding.grad, this.embedding.touched!);
-  }
-
-  forward(input: PackedTokens, training: TrainingContext | null): Float32Array {
-    const h = this.forwardBody(input, training);
-    const size = input.size * this.config.classes;
-    this.logits = ensureBuffer(this.logits, size);
-    const logits = this.logits.subarray(0, size);
-    denseForward(h, input.size, this.inputs, this.weight.value, this.config.classes, this.bias.value, logits);
-    return logits;
-  }
-
-  backward(dLogits: Float32Array): void {
-    const last = this.last;
-    if (!last) throw new Error('textcnn backward before forward');
-    const batch = last.input.size;
-    const dh = new Float32Array(batch * this.inputs);
-    denseBackward(
-      last.h,
-      batch,
-      this.inputs,
-      this.weight.value,
-      this.config.classes,
-      dLogits,
-      this.weight.grad,
-      this.bias.grad,
-      dh,
-    );
-    this.backwardBody(dh);
   }
 }

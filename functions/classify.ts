@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import {
   CLASSIFY_LIMITS,
+  payloadTooLarge,
   validateClassifyBody,
   validateClassifyQuery,
   type Validation,
@@ -12,19 +13,7 @@ import { getClassificationService, ModelUnavailableError } from '../shared/infer
 async function readRequest(request: HttpRequest): Promise<Validation<ClassifyRequest>> {
   if (request.method === 'GET') return validateClassifyQuery(request.query);
   const declaredLength = Number(request.headers.get('content-length') ?? '0');
-  if (declaredLength > CLASSIFY_LIMITS.maxBodyBytes) {
-    return {
-      ok: false,
-      status: 413,
-      body: {
-        error: {
-          code: 'payload-too-large',
-          message: `the body exceeds ${CLASSIFY_LIMITS.maxBodyBytes} bytes`,
-          limit: CLASSIFY_LIMITS.maxBodyBytes,
-        },
-      },
-    };
-  }
+  if (declaredLength > CLASSIFY_LIMITS.maxBodyBytes) return payloadTooLarge();
   return validateClassifyBody(request.headers.get('content-type'), await request.text());
 }
 

@@ -4,8 +4,10 @@ import { getClassificationService, ModelUnavailableError } from '../shared/infer
 
 const PREDICTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function badId(id: string | undefined): HttpResponseInit | undefined {
-  if (id !== undefined && PREDICTION_ID.test(id)) return undefined;
+/** The route's prediction id, or the 400 answer for a malformed one. */
+function predictionIdOf(request: HttpRequest): string | HttpResponseInit {
+  const id = request.params.id;
+  if (id !== undefined && PREDICTION_ID.test(id)) return id;
   return { status: 400, jsonBody: apiError('invalid-request', 'id must be a prediction id (a UUID)', 'id') };
 }
 
@@ -18,9 +20,8 @@ export async function getPrediction(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  const invalid = badId(id);
-  if (invalid !== undefined || id === undefined) return invalid ?? notFound('');
+  const id = predictionIdOf(request);
+  if (typeof id !== 'string') return id;
   const record = await getClassificationService().record(id);
   return record === undefined ? notFound(id) : { status: 200, jsonBody: record };
 }
@@ -30,9 +31,8 @@ export async function replayPrediction(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  const invalid = badId(id);
-  if (invalid !== undefined || id === undefined) return invalid ?? notFound('');
+  const id = predictionIdOf(request);
+  if (typeof id !== 'string') return id;
   try {
     const result = await getClassificationService().replay(id);
     return result === undefined

@@ -132,17 +132,7 @@ export function validateClassifyBody(contentType: string | null, text: string): 
     };
   }
   if (Buffer.byteLength(text, 'utf8') > CLASSIFY_LIMITS.maxBodyBytes) {
-    return {
-      ok: false,
-      status: 413,
-      body: {
-        error: {
-          code: 'payload-too-large',
-          message: `the body exceeds ${CLASSIFY_LIMITS.maxBodyBytes} bytes`,
-          limit: CLASSIFY_LIMITS.maxBodyBytes,
-        },
-      },
-    };
+    return payloadTooLarge();
   }
   let parsed: unknown;
   try {
@@ -260,6 +250,21 @@ export function validateClassifyQuery(query: URLSearchParams): Validation<Classi
       items: [{ id: undefined, description: description.value, context: undefined }],
       topK: topK.value,
       explain: rawExplain !== 'false',
+    },
+  };
+}
+
+/** 413 for a body over `CLASSIFY_LIMITS.maxBodyBytes`: checked on the declared length first, then on the text. */
+export function payloadTooLarge(): Validation<never> {
+  return {
+    ok: false,
+    status: 413,
+    body: {
+      error: {
+        code: 'payload-too-large',
+        message: `the body exceeds ${CLASSIFY_LIMITS.maxBodyBytes} bytes`,
+        limit: CLASSIFY_LIMITS.maxBodyBytes,
+      },
     },
   };
 }

@@ -51,10 +51,13 @@ describe('ingestion memory', () => {
       return usage.heapUsed + usage.arrayBuffers;
     };
     const baseline = retained();
-    let peak = 0;
+    // Retained memory can fall below the baseline (garbage of earlier tests in this worker), so start below zero.
+    let peak = -Infinity;
+    let samples = 0;
     let lines = 0;
     const sample = (): void => {
       if (++lines % 25_000 !== 0) return;
+      samples++;
       peak = Math.max(peak, retained() - baseline);
     };
     let acceptedBytes = 0;
@@ -80,7 +83,7 @@ describe('ingestion memory', () => {
     expect(acceptedBytes).toBeGreaterThan(fileBytes * 0.8);
     // What it keeps: the description index (16 bytes a slot) and one record; the file is ~60 MB.
     expect(summary.indexBytes).toBeLessThanOrEqual(16 * 2 ** 19);
-    expect(peak).toBeGreaterThan(0);
+    expect(samples).toBe(ROWS / 25_000);
     // Holding the upload would retain more than the whole file; the bound leaves room for what else the test
     // worker allocates meanwhile (measured 13–21 MB on a loaded 2-core machine).
     expect(peak).toBeLessThan(fileBytes / 2);

@@ -4,7 +4,8 @@
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/train-dev.js TRAIN.csv TEST.csv ARCH [JSON-overrides]
  *   (or, without building: node -r ./bench/swc-register.js bench/train-dev.ts ...)
- * ARCH: linear | bag | dnn. SAVE_TEST_LOGITS=FILE writes the test logits (float32 [items, classes]). Overrides: {"encoder": {...}, "model": {...}, "trainer": {...}}.
+ * ARCH: linear | bag | dnn. SAVE_TEST_LOGITS=FILE writes the test logits (float32 [items, classes]). Overrides:
+ * {"encoder": {...}, "model": {...}, "trainer": {...}, "vocabulary": {"minCount": n}, "holdout": 0.1}.
  * Labels are HS6 (first six digits); several codes separated by ';' all count as correct.
  */
 import { writeFileSync } from 'node:fs';
@@ -25,6 +26,11 @@ async function main(): Promise<void> {
     trainer?: Partial<TrainerConfig>;
     /** Learn an exact vocabulary from the training rows (features in at least minCount texts) instead of hashing. */
     vocabulary?: { minCount: number };
+    /**
+     * Share of the training rows held out for early stopping. Default 0.1; 0 fits on every row for the full
+     * epochs (as the peers do) and keeps the last weights.
+     */
+    holdout?: number;
   };
   const linear = arch === 'linear';
   const trainRows = readRows(trainPath);
@@ -49,7 +55,7 @@ async function main(): Promise<void> {
   // 10 % of the training part is the validation set for early stopping.
   const order = Int32Array.from({ length: trainRows.length }, (_, i) => i);
   shuffleInPlace(order, createRandom(7));
-  const validationCount = Math.round(trainRows.length * 0.1);
+  const validationCount = Math.round(trainRows.length * (overrides.holdout ?? 0.1));
   const pick = (idx: Int32Array) => ({
     bags: Array.from(idx, (i) => allBags[i]!),
     labels: Int32Array.from(idx, (i) => classIndex.get(trainRows[i]!.codes[0]!)!),
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
   const result = await train(
     model,
     bagExamples(fit.bags, fit.labels),
-    bagExamples(validation.bags, validation.labels),
+    validationCount > 0 ? bagExamples(validation.bags, validation.labels) : null,
     trainerConfig,
     (p) => console.error(JSON.stringify(p)),
   );

@@ -43,6 +43,12 @@ export interface TrainerConfig {
   checkpointPath: string | null;
   /** Where the dense softmax head runs. Default 'onnxruntime'. */
   headEngine: 'onnxruntime' | 'typescript';
+  /**
+   * Identity of the fixed state the model was built with outside its parameters (a fingerprint of the learned
+   * vocabulary and feature weights), written into every checkpoint; resuming a checkpoint written with another
+   * tag fails, since its parameters would be read against other feature ids. Default null.
+   */
+  checkpointTag: string | null;
 }
 
 export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze<TrainerConfig>({
@@ -56,6 +62,7 @@ export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze<Tra
   seed: 1,
   checkpointPath: null,
   headEngine: 'onnxruntime',
+  checkpointTag: null,
 });
 
 export interface TrainingProgress {
@@ -159,7 +166,13 @@ export async function train<Input extends Sized>(
       bestAccuracy: number | null;
       bestEpoch: number;
       history: TrainingProgress[];
+      tag?: string | null;
     };
+    if ((extra.tag ?? null) !== config.checkpointTag) {
+      throw new Error(
+        `checkpoint ${config.checkpointPath} was written for ${extra.tag ?? 'no tag'}, this run is ${config.checkpointTag ?? 'untagged'}`,
+      );
+    }
     bestAccuracy = extra.bestAccuracy ?? -Infinity;
     bestEpoch = extra.bestEpoch;
     history = extra.history;
@@ -234,7 +247,12 @@ export async function train<Input extends Sized>(
           step,
           rngState: rng.state(),
           optimizer: optimizer.state(),
-          extra: { bestAccuracy: Number.isFinite(bestAccuracy) ? bestAccuracy : null, bestEpoch, history },
+          extra: {
+            bestAccuracy: Number.isFinite(bestAccuracy) ? bestAccuracy : null,
+            bestEpoch,
+            history,
+            tag: config.checkpointTag,
+          },
         });
       }
       onProgress(progress);

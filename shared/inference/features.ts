@@ -3,7 +3,7 @@
  * re-encode exactly what the model would have seen had the trader not written it: the token's word and
  * character n-gram features and the bigrams it takes part in all disappear together.
  */
-import { featureId, tokenFeatureStrings, type TextEncoderConfig } from '../text/encoder';
+import { tokenFeatureIds, type TextEncoderConfig } from '../text/encoder';
 import type { InputLayout } from '../model-package/manifest';
 
 export interface OnnxIds {
@@ -16,8 +16,7 @@ export function bagOfTokens(tokens: readonly string[], config: TextEncoderConfig
   const ids: number[] = [];
   const seen = config.uniqueFeatures ? new Set<number>() : undefined;
   for (let position = 0; position < tokens.length; position++) {
-    for (const feature of tokenFeatureStrings(tokens, position, config)) {
-      const id = featureId(feature, config.buckets);
+    for (const id of tokenFeatureIds(tokens, position, config)) {
       if (seen) {
         if (seen.has(id)) continue;
         seen.add(id);
@@ -47,10 +46,10 @@ export function encodeTokenLists(
     const ids = new BigInt64Array(lists.length * tokens * options.perToken);
     lists.forEach((list, row) => {
       for (let position = 0; position < Math.min(list.length, tokens); position++) {
-        const features = tokenFeatureStrings(list, position, config);
+        const tokenIds = tokenFeatureIds(list, position, config);
         const offset = (row * tokens + position) * options.perToken;
-        for (let f = 0; f < Math.min(features.length, options.perToken); f++) {
-          ids[offset + f] = BigInt(featureId(features[f]!, config.buckets));
+        for (let f = 0; f < Math.min(tokenIds.length, options.perToken); f++) {
+          ids[offset + f] = BigInt(tokenIds[f]!);
         }
       }
     });

@@ -201,20 +201,31 @@ function vocabularyIndex(vocabulary: readonly string[]): Map<string, number> {
   return index;
 }
 
+/**
+ * Feature ids of one token position under `config`: hashed, or vocabulary positions with the features outside
+ * the vocabulary dropped. Every encoding path (training's encodeTokens and serving's token lists) must go through
+ * this, or a vocabulary model would be served hashed ids.
+ */
+export function tokenFeatureIds(
+  tokens: readonly string[],
+  position: number,
+  config: TextEncoderConfig,
+): Int32Array {
+  const features = tokenFeatureStrings(tokens, position, config);
+  if (!config.vocabulary) return Int32Array.from(features, (feature) => featureId(feature, config.buckets));
+  const index = vocabularyIndex(config.vocabulary);
+  const ids: number[] = [];
+  for (const feature of features) {
+    const id = index.get(feature);
+    if (id !== undefined) ids.push(id);
+  }
+  return Int32Array.from(ids);
+}
+
 /** Per-token feature ids, token by token (ragged); the building block of both layouts. */
 export function encodeTokens(text: string, config: TextEncoderConfig): Int32Array[] {
   const tokens = tokenize(text, config);
-  const index = config.vocabulary ? vocabularyIndex(config.vocabulary) : null;
-  return tokens.map((_, position) => {
-    const features = tokenFeatureStrings(tokens, position, config);
-    if (!index) return Int32Array.from(features, (feature) => featureId(feature, config.buckets));
-    const ids: number[] = [];
-    for (const feature of features) {
-      const id = index.get(feature);
-      if (id !== undefined) ids.push(id);
-    }
-    return Int32Array.from(ids);
-  });
+  return tokens.map((_, position) => tokenFeatureIds(tokens, position, config));
 }
 
 /**

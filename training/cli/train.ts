@@ -1,7 +1,7 @@
 /**
  * Trains one model package from a labelled CSV:
  *   npm run train -- --data FILE.csv --arch textcnn --out DIR [--tune N] [--seed S] [--epochs E]
- *     [--balance none|upsample|class-weights] [--buckets B]
+ *     [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F]
  * Writes DIR/manifest.json, DIR/model.onnx, DIR/monitoring-reference.json, DIR/evaluation.json and DIR/report.md.
  * With --tune N, N TPE trials (scored on validation accuracy, never on test) run one after another and the best
  * trial's package is written. Progress goes to stderr, the summary (JSON) to stdout.
@@ -27,11 +27,13 @@ interface Arguments {
   epochs: number | undefined;
   balance: CandidateSpec['balance'] | undefined;
   buckets: number | undefined;
+  testFraction: number | undefined;
+  validationFraction: number | undefined;
 }
 
 const USAGE =
   'usage: npm run train -- --data FILE.csv --arch linear|bag|dnn|textcnn|gru --out DIR [--tune N] [--seed S] ' +
-  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B]';
+  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F]';
 
 export function parseArguments(argv: readonly string[]): Arguments {
   const values = new Map<string, string>();
@@ -41,7 +43,18 @@ export function parseArguments(argv: readonly string[]): Arguments {
     if (!name.startsWith('--') || value === undefined) throw new Error(`${USAGE}\n(bad argument '${name}')`);
     values.set(name.slice(2), value);
   }
-  const known = new Set(['data', 'arch', 'out', 'tune', 'seed', 'epochs', 'balance', 'buckets']);
+  const known = new Set([
+    'data',
+    'arch',
+    'out',
+    'tune',
+    'seed',
+    'epochs',
+    'balance',
+    'buckets',
+    'test-fraction',
+    'validation-fraction',
+  ]);
   for (const name of values.keys())
     if (!known.has(name)) throw new Error(`${USAGE}\n(unknown option --${name})`);
   const integer = (name: string, fallback: number | undefined, min: number): number | undefined => {
@@ -49,6 +62,14 @@ export function parseArguments(argv: readonly string[]): Arguments {
     if (raw === undefined) return fallback;
     const value = Number(raw);
     if (!Number.isSafeInteger(value) || value < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+    return value;
+  };
+  // Range checks are resolveCandidateSpec's; here only that it is a number.
+  const fraction = (name: string): number | undefined => {
+    const raw = values.get(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new Error(`--${name} must be a number`);
     return value;
   };
   const data = values.get('data');
@@ -69,6 +90,8 @@ export function parseArguments(argv: readonly string[]): Arguments {
     epochs: integer('epochs', undefined, 1),
     balance,
     buckets: integer('buckets', undefined, 2),
+    testFraction: fraction('test-fraction'),
+    validationFraction: fraction('validation-fraction'),
   };
 }
 
@@ -95,6 +118,8 @@ async function main(): Promise<void> {
     ...(args.epochs === undefined ? {} : { epochs: args.epochs }),
     ...(args.balance === undefined ? {} : { balance: args.balance }),
     ...(args.buckets === undefined ? {} : { encoder: { buckets: args.buckets } }),
+    ...(args.testFraction === undefined ? {} : { testFraction: args.testFraction }),
+    ...(args.validationFraction === undefined ? {} : { validationFraction: args.validationFraction }),
   });
   const modelVersion = `${args.arch}-${contentHash.slice(0, 12)}-s${args.seed}`;
   const createdAt = new Date().toISOString();

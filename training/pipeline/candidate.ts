@@ -4,6 +4,7 @@
  * held-out test part → ONNX export → parity re-check through the serving loader (onnxruntime-node) → package.
  * Everything is seeded by the spec, so the same dataset and spec give the same `model.onnx` bytes.
  */
+import { createHash } from 'node:crypto';
 import { loadServingModel } from '../../shared/inference/model';
 import { encodeTokenLists } from '../../shared/inference/features';
 import type { Nomenclature } from '../../shared/hs/nomenclature';
@@ -15,6 +16,7 @@ import {
   serializeMonitoringReference,
 } from '../../shared/monitoring/reference';
 import {
+  buildVocabulary,
   describeEncoder,
   encodeBag,
   normalizeText,
@@ -29,6 +31,7 @@ import { evaluateModel, type EvaluationReport } from '../evaluation/report';
 import { softmaxRows } from '../evaluation/scores';
 import { GruModel, DEFAULT_GRU } from '../models/gru';
 import { bagExamples, createBagModel } from '../models';
+import { inverseDocumentFrequencies } from '../models/feature-weights';
 import type { Model, Sized } from '../models/model';
 import { DEFAULT_TEXTCNN, TextCnnModel } from '../models/textcnn';
 import { createOnnxHeadEngine } from '../nn/head-engine';
@@ -128,6 +131,51 @@ function numberParam(params: HyperParameters, name: string): number {
   return value;
 }
 
+function featureWeightingParam(params: HyperParameters): 'idf' | 'none' {
+  const value = params.featureWeighting ?? 'none';
+  if (value !== 'idf' && value !== 'none')
+    throw new RangeError(
+      `hyper-parameter featureWeighting must be 'idf' or 'none', got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
+/**
+ * The encoder a candidate trains and serves with: the spec's, plus a vocabulary learned from the training part
+ * when `minCount` > 0 (bag architectures). Learned from the split's training rows only, so validation and test
+ * features it never saw are dropped exactly as unseen serving features will be; the split is seeded, so a resumed
+ * run learns the same vocabulary.
+ */
+export function learnedEncoder(
+  spec: CandidateSpec,
+  params: HyperParameters,
+  data: CandidateData,
+  trainRows: Int32Array,
+): TextEncoderConfig {
+  const base = candidateEncoder(spec);
+  const minCount = params.minCount ?? 0;
+  if (minCount === 0) return base;
+  if (typeof minCount !== 'number' || !Number.isInteger(minCount) || minCount < 0)
+    throw new RangeError(`hyper-parameter minCount must be an integer >= 0, got ${JSON.stringify(minCount)}`);
+  return buildVocabulary(
+    Array.from(trainRows, (i) => data.texts[i]!),
+    base,
+    minCount,
+  );
+}
+
+/**
+ * Identity of what a bag model is built with besides its parameters (vocabulary and feature weights), so a
+ * checkpoint written for other ids or weights is refused instead of resumed.
+ */
+function featureStateTag(encoder: TextEncoderConfig, featureWeights: Float32Array | null): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(encoder.vocabulary ?? null));
+  if (featureWeights)
+    hash.update(new Uint8Array(featureWeights.buffer, featureWeights.byteOffset, featureWeights.byteLength));
+  return `features:${hash.digest('hex').slice(0, 32)}`;
+}
+
 interface Prepared<Input extends Sized> {
   readonly model: Model<Input>;
   readonly examples: (rows: Int32Array) => ExampleSet<Input>;
@@ -142,6 +190,7 @@ function prepare(
   encoder: TextEncoderConfig,
   data: CandidateData,
   classes: number,
+  trainRows: Int32Array,
 ): Prepared<Sized> {
   const rows = encoder.buckets + 1;
   const rng = createRandom(spec.seed);
@@ -194,9 +243,10 @@ function prepare(
     };
   }
   const bags = data.texts.map((text) => encodeBag(text, encoder));
+  const featureWeighting = featureWeightingParam(params);
   const model = createBagModel(
     spec.arch === 'linear'
-      ? { kind: 'linear', rows, classes }
+      ? { kind: 'linear', rows, classes, featureWeighting }
       : {
           kind: spec.arch,
           rows,
@@ -205,9 +255,20 @@ function prepare(
           hidden: spec.arch === 'dnn' ? [Math.round(numberParam(params, 'hidden'))] : [],
           dropout: numberParam(params, 'dropout'),
           pooling: 'sqrt',
+          featureWeighting,
         },
     rng,
   );
+  // Fixed statistics of the training part, set before the trainer restores a checkpoint's parameters, so a
+  // resumed model and an uninterrupted one pool with the same weights (the checkpoint tag checks it).
+  if (featureWeighting === 'idf')
+    model.setFeatureWeights(
+      inverseDocumentFrequencies(
+        Array.from(trainRows, (i) => bags[i]!),
+        rows,
+      ),
+    );
+  const checkpointTag = featureStateTag(encoder, model.featureWeights);
   return {
     model: model,
     examples: (indices) =>
@@ -224,8 +285,13 @@ function prepare(
             optimizer: { kind: 'sgd', weightDecay: 0 },
             schedule: { base: lr, warmupSteps: 0, decay: 'linear', finalFactor: 0 },
             clipNorm: 0,
+            checkpointTag,
           }
-        : { batchSize, schedule: { base: lr, warmupSteps: 100, decay: 'linear', finalFactor: 0 } },
+        : {
+            batchSize,
+            schedule: { base: lr, warmupSteps: 100, decay: 'linear', finalFactor: 0 },
+            checkpointTag,
+          },
   };
 }
 
@@ -267,10 +333,10 @@ export async function trainCandidate(
   const classes = data.labelSet.length;
   if (classes < 2) throw new Error(`training needs at least two classes, the data has ${classes}`);
   const params = effectiveHyperParameters(spec);
-  const encoder = candidateEncoder(spec);
   const split = splitForPipeline(data, spec);
   stage('encoding');
-  const prepared = prepare(spec, params, encoder, data, classes);
+  const encoder = learnedEncoder(spec, params, data, split.train);
+  const prepared = prepare(spec, params, encoder, data, classes, split.train);
   let trainRows = split.train;
   let weights: Float32Array | null = null;
   if (spec.balance === 'upsample') {

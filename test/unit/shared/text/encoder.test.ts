@@ -11,7 +11,9 @@ import {
   normalizeText,
   packBags,
   packTokenGrids,
+  featureId,
   resolveEncoderConfig,
+  tokenFeatureIds,
   tokenFeatureStrings,
   tokenize,
 } from '../../../../shared/text/encoder';
@@ -165,6 +167,25 @@ describe('learned vocabulary', () => {
     expect(mixed.length).toBeGreaterThan(0);
     expect(Array.from(mixed).every((id) => id >= 1 && id <= vocabulary.length)).toBe(true);
     expect(Array.from(mixed)).toContain(vocabulary.indexOf('wsteel') + 1);
+  });
+
+  it('gives per-position ids (vocabulary positions, or hash buckets without a vocabulary) as encodeTokens does', () => {
+    const tokens = tokenize('steel gadget screws', vocabularyConfig);
+    const vocabulary = vocabularyConfig.vocabulary!;
+    tokens.forEach((_, p) => {
+      const known = tokenFeatureStrings(tokens, p, vocabularyConfig).filter((f) => vocabulary.includes(f));
+      expect(Array.from(tokenFeatureIds(tokens, p, vocabularyConfig))).toEqual(
+        known.map((f) => vocabulary.indexOf(f) + 1),
+      );
+      expect(Array.from(tokenFeatureIds(tokens, p, config))).toEqual(
+        tokenFeatureStrings(tokens, p, config).map((f) => featureId(f, config.buckets)),
+      );
+    });
+    // 'gadget' is in one text only: none of its features survive.
+    expect(tokenFeatureIds(tokens, 1, vocabularyConfig).length).toBe(0);
+    expect(encodeTokens('steel gadget screws', vocabularyConfig).map((ids) => Array.from(ids))).toEqual(
+      tokens.map((_, p) => Array.from(tokenFeatureIds(tokens, p, vocabularyConfig))),
+    );
   });
 
   it('round-trips through a JSON descriptor and still reads hs-text-1 descriptors without one', () => {

@@ -5,14 +5,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNomenclature } from '../../../../shared/hs/nomenclature';
+import { encodeTokenLists } from '../../../../shared/inference/features';
+import { loadServingModel } from '../../../../shared/inference/model';
 import { memoryPackageFiles, readModelPackage } from '../../../../shared/model-package';
+import {
+  buildVocabulary,
+  encodeBag,
+  encoderFromDescriptor,
+  packBags,
+  tokenize,
+} from '../../../../shared/text/encoder';
 import { parseLabelledCsv } from '../../../../training/data/labelled-csv';
 import {
   splitForPipeline,
   trainCandidate,
   type CandidateData,
 } from '../../../../training/pipeline/candidate';
-import { resolveCandidateSpec } from '../../../../training/pipeline/spec';
+import { ARCH_DEFAULTS, candidateEncoder, resolveCandidateSpec } from '../../../../training/pipeline/spec';
 import { generateRows, rowsToCsv } from './generated-rows';
 
 const nomenclature = loadNomenclature();
@@ -98,5 +107,63 @@ describe('trainCandidate', () => {
     });
     expect(resumedEpochs[0]).toBe(2);
     expect(resumed.modelHash).toBe(uninterrupted.modelHash);
+  }, 120_000);
+
+  it('learns a vocabulary and idf weights by default for bag, and serving encodes exactly as training did', async () => {
+    expect(ARCH_DEFAULTS.bag).toMatchObject({ featureWeighting: 'idf' });
+    expect(ARCH_DEFAULTS.bag.minCount).toBeGreaterThan(0);
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 2, seed: 3 });
+    const result = await trainCandidate(data, spec, options('bag-v'));
+    expect(result.parityMaxDifference).toBeLessThan(1e-4);
+    const pkg = await readModelPackage(memoryPackageFiles('mem', result.files));
+    const trained = encoderFromDescriptor(pkg.manifest.encoder);
+    const vocabulary = trained.vocabulary!;
+    expect(vocabulary.length).toBe(trained.buckets);
+    expect(result.manifest.arch.config).toMatchObject({
+      featureWeighting: 'idf',
+      rows: vocabulary.length + 1,
+    });
+    // Learned from the training part only (validation and test features it never saw are dropped, as at serving).
+    const split = splitForPipeline(data, spec);
+    const fromTraining = buildVocabulary(
+      Array.from(split.train, (i) => data.texts[i]!),
+      candidateEncoder(spec),
+      Number(ARCH_DEFAULTS.bag.minCount),
+    );
+    expect(vocabulary).toEqual(fromTraining.vocabulary);
+
+    const serving = await loadServingModel(pkg, nomenclature);
+    try {
+      const texts = [
+        ...Array.from(split.test.subarray(0, 50), (i) => data.texts[i]!),
+        'zzqx unseen words only',
+      ];
+      const served = encodeTokenLists(
+        texts.map((text) => tokenize(text, serving.encoder)),
+        serving.encoder,
+        { layout: 'bag', maxFeatures: pkg.manifest.onnx.maxFeatures, perToken: 1 },
+      );
+      const expected = packBags(
+        texts.map((text) => encodeBag(text, trained)),
+        pkg.manifest.onnx.maxFeatures,
+      );
+      expect(served.dims).toEqual([expected.size, expected.width]);
+      expect(Array.from(served.ids, Number)).toEqual(Array.from(expected.ids));
+      // Ids are vocabulary positions, not hash buckets.
+      expect(Math.max(...Array.from(expected.ids))).toBeLessThanOrEqual(vocabulary.length);
+    } finally {
+      await serving.release();
+    }
+  }, 120_000);
+
+  it('refuses to resume a checkpoint written with another vocabulary', async () => {
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 2, seed: 2 });
+    const checkpoint = join(folder, 'vocabulary.ckpt');
+    await trainCandidate(data, { ...spec, epochs: 1 }, options('bag-t', checkpoint));
+    // Same vocabulary and parameter shapes, other pooling weights: only the checkpoint's tag can tell.
+    const other = { ...spec, hyperParameters: { featureWeighting: 'none' } };
+    await expect(trainCandidate(data, other, options('bag-t', checkpoint))).rejects.toThrow(
+      /written for features:/,
+    );
   }, 120_000);
 });

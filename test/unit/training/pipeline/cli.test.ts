@@ -11,6 +11,8 @@ describe('npm run train arguments', () => {
       epochs: undefined,
       balance: undefined,
       buckets: undefined,
+      testFraction: undefined,
+      validationFraction: undefined,
     });
     expect(
       parseArguments([
@@ -28,6 +30,21 @@ describe('npm run train arguments', () => {
         '2',
       ]),
     ).toMatchObject({ arch: 'gru', tune: 4, seed: 7, epochs: 2 });
+    expect(
+      parseArguments([
+        '--data',
+        'a',
+        '--out',
+        'd',
+        '--test-fraction',
+        '0.05',
+        '--validation-fraction',
+        '0.1',
+      ]),
+    ).toMatchObject({ testFraction: 0.05, validationFraction: 0.1 });
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--test-fraction', 'half'])).toThrow(
+      /--test-fraction must be a number/,
+    );
   });
 
   it('names what is wrong', () => {

@@ -29,11 +29,19 @@ export async function getExperiment(request: HttpRequest): Promise<HttpResponseI
 }
 
 /**
- * Decides every running experiment. The evidence is always-valid, so deciding every five minutes does not raise
- * the false-promotion rate; a failed experiment is logged and the function fails so the failure is visible.
+ * Decides every running experiment, after completing any registry move a crash left half done (each repair is
+ * logged as a warning). The evidence is always-valid, so deciding every five minutes does not raise the
+ * false-promotion rate; a failed experiment is logged and the function fails so the failure is visible.
  */
 export async function decideExperiments(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { outcomes, failures } = await getExperimentRunner().decideAll();
+  const { repairs, outcomes, failures } = await getExperimentRunner().decideAll();
+  for (const repair of repairs) {
+    context.warn(
+      `registry ${repair.alias} alias, revision ${repair.revision}: ${
+        repair.unverifiable ?? `repaired (${repair.changes.join('; ')})`
+      }`,
+    );
+  }
   for (const outcome of outcomes) {
     context.log(
       `experiment ${outcome.experiment.id}: ${outcome.applied} (${outcome.decision.reasons.join('; ')})`,

@@ -37,20 +37,39 @@ export async function postFeedback(
 }
 
 /**
- * The same over the `feedback` Service Bus queue. A rejected message is rethrown with its dead-letter reason;
- * any other failure (Cosmos unavailable) is rethrown plainly, so the message is abandoned and retried.
+ * The same over the `feedback` Service Bus queue. A rejected message has its reason recorded in Cosmos (see
+ * `FeedbackService.recordRejection`) and is rethrown with its dead-letter reason: the local host dead-letters it
+ * with that reason at once; Azure's trigger cannot (README, "Experiments, feedback and promotion") and retries it
+ * to MaxDeliveryCount. Any other failure (Cosmos unavailable) is rethrown plainly, so the message is abandoned and
+ * retried.
  */
 export async function feedbackMessage(message: unknown, context: InvocationContext): Promise<void> {
   const messageId = context.triggerMetadata?.messageId;
+  const deliveryCount = context.triggerMetadata?.deliveryCount;
+  const service = getFeedbackService();
   try {
-    const result = await getFeedbackService().submitRaw(message, {
+    const result = await service.submitRaw(message, {
       channel: 'servicebus',
       messageId: typeof messageId === 'string' ? messageId : null,
     });
     context.log(`feedback ${result.outcome} for prediction ${result.record.predictionId}`);
   } catch (error: unknown) {
-    if (error instanceof FeedbackRejectedError) context.warn(error.message);
-    else context.error(`feedback message ${String(messageId)} failed: ${(error as Error).message}`);
+    if (error instanceof FeedbackRejectedError) {
+      context.warn(`feedback message ${String(messageId)}: ${error.message}`);
+      if (typeof messageId === 'string' && messageId !== '') {
+        await service.recordRejection(error, {
+          messageId,
+          deliveryCount: typeof deliveryCount === 'number' ? deliveryCount : null,
+          body: message,
+        });
+      } else {
+        context.warn('the message has no id: its rejection is in this log only');
+      }
+    } else {
+      context.error(
+        `feedback message ${String(messageId)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     throw error;
   }
 }

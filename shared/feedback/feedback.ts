@@ -66,6 +66,34 @@ export interface FeedbackRecord {
   readonly shadow: ModelOutcome | null;
 }
 
+/**
+ * A Service Bus feedback message that can never be counted, kept in Cosmos `feedback` with its reason. On Azure
+ * the trigger cannot dead-letter with our reason (see README, "Experiments, feedback and promotion"), so this
+ * record and the log are where the reason lives. The `~` prefix cannot start a prediction id, so the record never
+ * collides with feedback; it has no `servedAt`, so no experiment counts it.
+ */
+export interface FeedbackRejectionRecord {
+  readonly id: string;
+  /** Equal to `id` (the container's partition key). */
+  readonly predictionId: string;
+  readonly kind: 'rejection';
+  readonly messageId: string;
+  readonly reason: FeedbackRejection;
+  readonly description: string;
+  /** Attempts so far, as the trigger reports them (1 on the first delivery); null when unknown. */
+  readonly deliveryCount: number | null;
+  /** The message body as JSON, cut at REJECTED_BODY_MAX_CHARS characters. */
+  readonly body: string;
+  readonly rejectedAt: string;
+}
+
+/** How much of a rejected body is kept: enough to see what was wrong, never a large item. */
+export const REJECTED_BODY_MAX_CHARS = 2000;
+
+export function rejectionRecordId(messageId: string): string {
+  return `~rejected:${messageId}`;
+}
+
 export type FeedbackResult =
   | { readonly outcome: 'recorded'; readonly record: FeedbackRecord }
   | { readonly outcome: 'duplicate'; readonly record: FeedbackRecord };
@@ -199,6 +227,37 @@ export class FeedbackService {
       return this.#duplicateOf(winner, input);
     }
     return { outcome: 'recorded', record };
+  }
+
+  /**
+   * Keeps a rejected message's reason (upsert by message id: every redelivery of the same message rewrites the
+   * same record, with its latest delivery count).
+   */
+  async recordRejection(
+    error: FeedbackRejectedError,
+    meta: { messageId: string; deliveryCount: number | null; body: unknown },
+  ): Promise<FeedbackRejectionRecord> {
+    const id = rejectionRecordId(meta.messageId);
+    const json = JSON.stringify(meta.body) ?? String(meta.body);
+    const record: FeedbackRejectionRecord = {
+      id,
+      predictionId: id,
+      kind: 'rejection',
+      messageId: meta.messageId,
+      reason: error.deadLetterReason,
+      description: error.deadLetterErrorDescription,
+      deliveryCount: meta.deliveryCount,
+      body: json.slice(0, REJECTED_BODY_MAX_CHARS),
+      rejectedAt: this.#now().toISOString(),
+    };
+    await this.#feedback.items.upsert(record);
+    return record;
+  }
+
+  async rejection(messageId: string): Promise<FeedbackRejectionRecord | undefined> {
+    const id = rejectionRecordId(messageId);
+    const { resource } = await this.#feedback.item(id, id).read<FeedbackRejectionRecord>();
+    return resource === undefined ? undefined : stripSystem(resource);
   }
 
   async get(predictionId: string): Promise<FeedbackRecord | undefined> {

@@ -62,6 +62,26 @@ export interface AliasRecord {
   /** Increases by one per move; with the alias it names the log entry of that move. */
   readonly revision: number;
   readonly movedAt: string;
+  /**
+   * The transition this move belongs to, written in the same etag-guarded replace as the move itself: when the
+   * status writes or the log entry that follow the move are lost to a crash, reconciliation completes them from
+   * here instead of guessing. Absent on documents written before it existed.
+   */
+  readonly transition?: AliasTransition;
+}
+
+/** What an alias move is for: the log entry it owes and the statuses it settles. */
+export interface AliasTransition {
+  readonly action: RegistryAction;
+  /** The version the move's log entry is about: the one arriving, or the one leaving when the alias empties. */
+  readonly modelVersion: string;
+  readonly fromStatus: ModelStatus | null;
+  readonly toStatus: ModelStatus;
+  /** The champion a promotion or rollback displaced (it was 'champion') and the status it steps down to. */
+  readonly replaced: { readonly modelVersion: string; readonly toStatus: ModelStatus } | null;
+  readonly actor: Actor;
+  readonly reason: string;
+  readonly evidence: Evidence;
 }
 
 export type RegistryAction =

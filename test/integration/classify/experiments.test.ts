@@ -132,8 +132,10 @@ describe('experiments in classification, through the local host', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await setClassificationServiceForTests(undefined);
+    // The host first: an invocation still running after the service closed would build a new one, with a
+    // model poller nobody stops.
     await host?.stop();
+    await setClassificationServiceForTests(undefined);
     await bus?.close();
     delete process.env.ServiceBus;
     for (const [name, value] of [

@@ -206,4 +206,98 @@ describe('experiment runner against the Cosmos emulator', () => {
     expect((await registry.aliases()).champion?.modelVersion).toBe('base');
     expect((await registry.get('slow'))?.status).not.toBe('champion');
   });
+
+  it('closes an experiment whose champion was replaced underneath it, and withdraws its challenger', async () => {
+    await register('overtaken');
+    await register('manual');
+    const experiment = await runner.start({
+      challengerVersion: 'overtaken',
+      mode: 'shadow',
+      policy: POLICY,
+      actor: SYSTEM,
+      reason: 'try',
+    });
+    await serve(
+      Array.from({ length: 40 }, () => ({
+        version: 'base',
+        arm: 'champion',
+        correct: false,
+        shadow: { version: 'overtaken', correct: true },
+      })),
+    );
+    // Better by every count so far, but the champion it was measured against stops serving.
+    expect((await runner.evaluate(experiment)).action).toBe('promote');
+    await registry.promote('manual', {
+      actor: { kind: 'person', id: 'owner@example.com' },
+      reason: 'hotfix for a tariff change',
+    });
+
+    const run = await runner.decideAll();
+    const outcome = run.outcomes.find((o) => o.experiment.id === experiment.id);
+    expect(outcome?.applied).toBe('stale');
+    expect(outcome?.experiment).toMatchObject({
+      status: 'stale',
+      closedReason: 'champion changed from base to manual',
+    });
+    expect((await runner.get(experiment.id))?.record).toMatchObject({
+      status: 'stale',
+      closedReason: 'champion changed from base to manual',
+    });
+    expect(await runner.decide(experiment.id)).toBeUndefined();
+    expect((await registry.aliases()).champion?.modelVersion).toBe('manual');
+    expect((await registry.alias('challenger'))?.modelVersion).toBeNull();
+    expect((await registry.get('overtaken'))?.status).toBe('candidate');
+    const closing = (await registry.history('overtaken')).at(-1);
+    expect(closing).toMatchObject({
+      action: 'challenger-cleared',
+      actor: { kind: 'system', id: 'experiments-decision-timer' },
+      fromStatus: 'challenger',
+      toStatus: 'candidate',
+      evidence: {
+        experimentId: experiment.id,
+        stale: { experimentChampion: 'base', servingChampion: 'manual', wouldDecide: 'promote' },
+      },
+    });
+    expect(closing?.reason).toContain('champion changed from base to manual');
+    expect(events.events.at(-1)).toMatchObject({
+      type: 'experiment.stale',
+      experimentId: experiment.id,
+      champion: 'manual',
+      challenger: 'overtaken',
+      details: { reason: 'champion changed from base to manual' },
+    });
+    // The version gets one experiment: a second start is refused before the challenger alias moves.
+    await expect(
+      runner.start({ challengerVersion: 'overtaken', mode: 'shadow', actor: SYSTEM, reason: 'again' }),
+    ).rejects.toThrow(/already exists/);
+    expect((await registry.alias('challenger'))?.modelVersion).toBeNull();
+  });
+
+  it('closes as stale when the challenger itself was promoted by hand, leaving its status alone', async () => {
+    await register('handpicked');
+    const experiment = await runner.start({
+      challengerVersion: 'handpicked',
+      mode: 'split',
+      challengerShare: 0.5,
+      policy: POLICY,
+      actor: SYSTEM,
+      reason: 'try',
+    });
+    await registry.promote('handpicked', {
+      actor: { kind: 'person', id: 'owner@example.com' },
+      reason: 'urgent',
+    });
+    const outcome = await runner.decide(experiment.id);
+    expect(outcome).toMatchObject({
+      applied: 'stale',
+      experiment: { status: 'stale', closedReason: 'champion changed from manual to handpicked' },
+    });
+    expect((await registry.get('handpicked'))?.status).toBe('champion');
+    expect((await registry.history('handpicked')).at(-1)).toMatchObject({
+      action: 'decision',
+      evidence: { stale: { servingChampion: 'handpicked' } },
+    });
+    // Later tests and runs start from a clean registry state.
+    await registry.rollback('handpicked', { actor: SYSTEM, reason: 'end of test' });
+  });
 });

@@ -180,6 +180,18 @@ describe('registry, feedback over Service Bus and the decision, through the loca
     expect(dead.find((m) => m.deadLetterReason === 'malformed')?.deadLetterErrorDescription).toMatch(
       /JSON object/,
     );
+    // Azure's trigger cannot dead-letter with our reason, so it is also kept in Cosmos, by message id.
+    expect(await getFeedbackService().rejection('malformed-1')).toMatchObject({
+      kind: 'rejection',
+      reason: 'malformed',
+      description: expect.stringMatching(/JSON object/),
+      deliveryCount: 1,
+      body: '"not json at all"',
+    });
+    expect(await getFeedbackService().rejection('unknown-1')).toMatchObject({
+      reason: 'unknown-prediction',
+      body: JSON.stringify({ predictionId: 'nobody', hsCode: '731815' }),
+    });
 
     const page = await api('GET', `experiments/${experiment.id}`);
     expect(page.status).toBe(200);

@@ -2,15 +2,24 @@
  * Over-HTTP serving benchmark through the local function host, with Azurite and the Cosmos emulator (audit
  * records are really written): cold start (first request, model load included), a fixed rate (default 200/s for
  * 60 s) and an unthrottled run for the maximum sustainable rate, with RSS sampled every second to show whether
- * memory stays flat. The load generator (autocannon) runs as a separate process so it does not share the
- * server's event loop.
+ * memory stays flat. The load generator (autocannon, keep-alive connections) runs as a separate process so it does
+ * not share the server's event loop. Each run also reports the server's own latency (request in to response
+ * finished, from Node's http diagnostics channels) and the event loop's delay, which separate time spent in the
+ * server from time spent queued in the load generator or the kernel.
  *
- *   node -r ./bench/swc-register.js bench/serve-http.ts [RATE=200] [SECONDS=60] [PACKAGE_FOLDER]
+ *   node -r ./bench/swc-register.js bench/serve-http.ts [RATE=200] [SECONDS=60] [PACKAGE_FOLDER] [options]
+ *
+ * Options: --connections N (10), --max-seconds N (min(SECONDS, 20); 0 skips the unthrottled run),
+ * --explain true|false (true), --micro-batch-ms N and --micro-batch-max N (CLASSIFY_MICRO_BATCH_MS / _MAX_ITEMS),
+ * --intra-op N (ONNX_INTRA_OP_THREADS).
  */
 import { spawn } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { installCore } from '../local/host/install-core';
 import { loadApp } from '../local/host/app-loader';
 import { HttpTriggerServer } from '../local/host/http';
@@ -21,6 +30,7 @@ import { ensureResources } from '../shared/platform/bootstrap';
 import { getPlatformClients } from '../shared/platform/clients';
 import { BLOB_CONTAINERS } from '../shared/platform/resources';
 import { getClassificationService } from '../shared/inference/service';
+import { SETTING } from '../shared/config';
 import { syntheticPackage } from './serve';
 
 const KEY = 'bench-key';
@@ -77,18 +87,136 @@ function summary(result: AutocannonResult) {
   };
 }
 
-async function withRss<T>(work: Promise<T>): Promise<{ result: T; rssMb: number[] }> {
-  const rssMb: number[] = [];
-  const timer = setInterval(() => rssMb.push(Math.round(process.memoryUsage().rss / 2 ** 20)), 1000);
+/** Server-side latency of every request: from the request's arrival to its response's last byte handed over. */
+const serverLatencies: number[] = [];
+const arrivals = new WeakMap<IncomingMessage, number>();
+subscribe('http.server.request.start', (message) => {
+  arrivals.set((message as { request: IncomingMessage }).request, performance.now());
+});
+subscribe('http.server.response.finish', (message) => {
+  const { request } = message as { request: IncomingMessage; response: ServerResponse };
+  const arrived = arrivals.get(request);
+  if (arrived !== undefined) serverLatencies.push(performance.now() - arrived);
+});
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where /proc is not readable. */
+function processCpuSeconds(pid: number): number | undefined {
   try {
-    return { result: await work, rssMb };
-  } finally {
-    clearInterval(timer);
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch (error: unknown) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 
+/** Per-request CPU milliseconds of the server process and of the emulators: latency-free cost, robust to noise. */
+function cpuMeter(
+  emulatorPids: readonly number[],
+): (requests: number) => { server: number; emulators: number } {
+  const server = process.cpuUsage();
+  const emulatorsAt = (): number =>
+    emulatorPids.reduce((total, pid) => total + (processCpuSeconds(pid) ?? 0), 0);
+  const emulators = emulatorsAt();
+  return (requests) => {
+    const used = process.cpuUsage(server);
+    return {
+      server: Math.round(((used.user + used.system) / 1000 / Math.max(1, requests)) * 100) / 100,
+      emulators: Math.round((((emulatorsAt() - emulators) * 1000) / Math.max(1, requests)) * 100) / 100,
+    };
+  };
+}
+
+interface RunObservations {
+  cpuMsPerRequest: { server: number; emulators: number };
+  rssMb: number[];
+  server: { p50Ms: number; p99Ms: number; maxMs: number };
+  eventLoopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+}
+
+/** RSS every second, the server's latencies and the event loop's delay while `work` runs. */
+async function observed(
+  work: Promise<AutocannonResult>,
+  emulatorPids: readonly number[],
+): Promise<{ result: AutocannonResult } & RunObservations> {
+  const cpu = cpuMeter(emulatorPids);
+  const rssMb: number[] = [];
+  const timer = setInterval(() => rssMb.push(Math.round(process.memoryUsage().rss / 2 ** 20)), 1000);
+  serverLatencies.length = 0;
+  // Under --cpu-prof, the run's window on the profile's clock (microseconds), to cut the profile to the run.
+  const profiling = process.execArgv.some((arg) => arg.startsWith('--cpu-prof'));
+  const startedUs = process.hrtime.bigint() / 1000n;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  try {
+    const result = await work;
+    loop.disable();
+    if (profiling)
+      console.log(
+        JSON.stringify({ profileWindowUs: [String(startedUs), String(process.hrtime.bigint() / 1000n)] }),
+      );
+    const sorted = [...serverLatencies].sort((a, b) => a - b);
+    return {
+      result,
+      cpuMsPerRequest: cpu(result.requests.total),
+      rssMb,
+      server: {
+        p50Ms: round1(percentile(sorted, 50)),
+        p99Ms: round1(percentile(sorted, 99)),
+        maxMs: round1(sorted[sorted.length - 1] ?? NaN),
+      },
+      eventLoopDelay: {
+        p50Ms: round1(loop.percentile(50) / 1e6),
+        p99Ms: round1(loop.percentile(99) / 1e6),
+        maxMs: round1(loop.max / 1e6),
+      },
+    };
+  } finally {
+    clearInterval(timer);
+    loop.disable();
+  }
+}
+
+/** `--name value` options after the positional arguments. */
+function parseArguments(argv: readonly string[]): { positional: string[]; options: Map<string, string> } {
+  const positional: string[] = [];
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--')) {
+      const value = argv[i + 1];
+      if (value === undefined) throw new Error(`${arg} needs a value`);
+      options.set(arg.slice(2), value);
+      i++;
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { positional, options };
+}
+
 async function main(): Promise<void> {
-  const [rate = '200', seconds = '60', folder] = process.argv.slice(2);
+  const { positional, options } = parseArguments(process.argv.slice(2));
+  const [rate = '200', seconds = '60', folder] = positional;
+  const connections = options.get('connections') ?? '10';
+  const maxSeconds = Number(options.get('max-seconds') ?? Math.min(Number(seconds), 20));
+  const explain = (options.get('explain') ?? 'true') === 'true';
+  const environment: [string, string | undefined][] = [
+    [SETTING.classifyMicroBatchMs, options.get('micro-batch-ms')],
+    [SETTING.classifyMicroBatchMaxItems, options.get('micro-batch-max')],
+    ['ONNX_INTRA_OP_THREADS', options.get('intra-op')],
+  ];
+  for (const [name, value] of environment) if (value !== undefined) process.env[name] = value;
+  console.log(JSON.stringify({ rate, seconds, connections, maxSeconds, explain, settings: environment }));
   const dataDir = mkdtempSync(join(tmpdir(), 'hs-bench-'));
   const stack = await startLocalStack({ dataDir });
   let server: HttpTriggerServer | undefined;
@@ -116,7 +244,7 @@ async function main(): Promise<void> {
     });
     const baseUrl = await server.start();
     const url = `${baseUrl}/api/classify`;
-    const body = JSON.stringify({ items: [{ description: 'cotton t-shirt knitted, size M' }] });
+    const body = JSON.stringify({ items: [{ description: 'cotton t-shirt knitted, size M' }], explain });
 
     const coldStarted = performance.now();
     const first = await fetch(url, {
@@ -129,18 +257,35 @@ async function main(): Promise<void> {
       JSON.stringify({ coldStartMs: Math.round(performance.now() - coldStarted), status: first.status }),
     );
 
-    const fixed = await withRss(autocannon(url, body, ['-c', '10', '-R', rate, '-d', seconds]));
+    const fixed = await observed(
+      autocannon(url, body, ['-c', connections, '-R', rate, '-d', seconds]),
+      stack.pids,
+    );
     console.log(
       JSON.stringify({
         run: `fixed ${rate}/s for ${seconds}s`,
         ...summary(fixed.result),
+        server: fixed.server,
+        cpuMsPerRequest: fixed.cpuMsPerRequest,
+        eventLoopDelay: fixed.eventLoopDelay,
         rssMb: fixed.rssMb,
       }),
     );
-    const max = await withRss(
-      autocannon(url, body, ['-c', '16', '-d', String(Math.min(Number(seconds), 20))]),
-    );
-    console.log(JSON.stringify({ run: 'unthrottled', ...summary(max.result), rssMb: max.rssMb }));
+    if (maxSeconds > 0) {
+      const max = await observed(autocannon(url, body, ['-c', '16', '-d', String(maxSeconds)]), stack.pids);
+      console.log(
+        JSON.stringify({
+          run: 'unthrottled',
+          ...summary(max.result),
+          server: max.server,
+          cpuMsPerRequest: max.cpuMsPerRequest,
+          eventLoopDelay: max.eventLoopDelay,
+          rssMb: max.rssMb,
+        }),
+      );
+    }
+    const batcher = getClassificationService().options.batcher;
+    if (batcher !== undefined) console.log(JSON.stringify({ microBatch: batcher.stats() }));
     const audit = getClassificationService().options.audit;
     await audit.flush();
     console.log(JSON.stringify({ audit: audit.stats() }));

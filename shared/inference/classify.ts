@@ -5,7 +5,7 @@
  */
 import { normalizeText, tokenize } from '../text/encoder';
 import { encodeTokenLists, withoutToken } from './features';
-import { calibratedSoftmax, rollUp, roundConfidence, topKIndices } from './math';
+import { calibratedProbabilityAt, calibratedSoftmax, rollUp, roundConfidence, topKIndices } from './math';
 import type { ServingModel } from './model';
 
 export interface RankedCode {
@@ -170,11 +170,12 @@ export async function classifyBatch(
   const { thresholds } = model.manifest;
   // Scratch rows reused across items: allocating three float64 rows per item dominated large batches (GC).
   const itemRow = new Float64Array(classes);
-  const variantRow = new Float64Array(classes);
   const headingScratch = new Float64Array(model.headings.length);
   const chapterScratch = new Float64Array(model.chapters.length);
   const rowProbabilities = (row: number, out: Float64Array): Float64Array =>
     calibratedSoftmax(logits.subarray(row * classes, (row + 1) * classes), temperature, out);
+  const variantProbability = (row: number, code: number): number =>
+    calibratedProbabilityAt(logits.subarray(row * classes, (row + 1) * classes), temperature, code);
 
   const items = tokenLists.map((tokens, item): ItemClassification => {
     const probabilities = rowProbabilities(item, itemRow);
@@ -201,7 +202,7 @@ export async function classifyBatch(
         code: model.codes[best]!,
         tokens: tokens.map((token, position) => ({
           token,
-          weight: roundConfidence(topProbability - rowProbabilities(start + position, variantRow)[best]!),
+          weight: roundConfidence(topProbability - variantProbability(start + position, best)),
         })),
       };
     }

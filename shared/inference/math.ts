@@ -30,6 +30,24 @@ export function calibratedSoftmax(
   return out;
 }
 
+/**
+ * One entry of `calibratedSoftmax(logits, temperature)`, without writing the row: occlusion needs only the top
+ * code's probability of each variant row. The same operations in the same order as `calibratedSoftmax`, so the
+ * value is bit-identical to the full row's (replay compares recorded explanations exactly).
+ */
+export function calibratedProbabilityAt(logits: Float32Array, temperature: number, index: number): number {
+  const inverse = 1 / temperature;
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    const scaled = logits[i]! * inverse;
+    if (scaled > max) max = scaled;
+  }
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! * inverse - max);
+  const norm = 1 / sum;
+  return Math.exp(logits[index]! * inverse - max) * norm;
+}
+
 /** Indices of the k largest values, largest first; ties keep the lower index first (stable across runs). */
 export function topKIndices(values: Float64Array, k: number): number[] {
   const count = Math.min(k, values.length);

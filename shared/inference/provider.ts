@@ -69,6 +69,8 @@ export class ModelProvider {
   #current: Held | undefined;
   #loading: Promise<Held> | undefined;
   #poller: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #closed = false;
   readonly #others = new Map<string, Held>();
   readonly #options: ModelProviderOptions;
 
@@ -132,16 +134,16 @@ export class ModelProvider {
   /** Polls `refreshIfChanged` every `intervalMs` (unref'd); failures are reported and the old model keeps serving. */
   startPolling(intervalMs: number, onError: (message: string) => void = (m) => console.error(m)): void {
     if (this.#poller !== undefined) return;
-    let running = false;
     this.#poller = setInterval(() => {
-      if (running) return;
-      running = true;
-      this.refreshIfChanged()
-        .catch((error: unknown) =>
-          onError(`model refresh failed: ${error instanceof Error ? error.message : String(error)}`),
+      if (this.#polling !== undefined) return;
+      this.#polling = this.refreshIfChanged()
+        .then(
+          () => undefined,
+          (error: unknown) =>
+            onError(`model refresh failed: ${error instanceof Error ? error.message : String(error)}`),
         )
         .finally(() => {
-          running = false;
+          this.#polling = undefined;
         });
     }, intervalMs);
     this.#poller.unref();
@@ -150,6 +152,11 @@ export class ModelProvider {
   /** Loads a given package and swaps to it atomically. */
   async swapTo(files: PackageFiles): Promise<string> {
     const next = this.#hold(await loadModelFrom(files, this.#options.nomenclature, this.#options.tuning));
+    if (this.#closed) {
+      // Loaded after close(): nothing will ever release it unless this does.
+      await this.#retire(next);
+      throw new ModelUnavailableError(`the model provider closed while ${next.model.modelVersion} loaded`);
+    }
     const previous = this.#current;
     this.#current = next;
     if (previous !== undefined && previous.model.modelVersion !== next.model.modelVersion)
@@ -160,8 +167,12 @@ export class ModelProvider {
 
   /** Releases every session once its in-flight requests finish. */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#poller !== undefined) clearInterval(this.#poller);
     this.#poller = undefined;
+    // A poll in flight would otherwise finish after close: swap in a session nobody releases, or log a failure
+    // after the owner (a test, a shutting-down instance) is gone.
+    await this.#polling;
     const all = [...this.#others.values(), ...(this.#current ? [this.#current] : [])];
     this.#others.clear();
     this.#current = undefined;

@@ -20,7 +20,14 @@ import {
 } from './classify';
 import { assignmentKey, assignToChallenger } from '../experiments/assignment';
 import { shadowPredictionId } from '../feedback/feedback';
+import {
+  answerOrFallBack,
+  cosmosArmFailureSink,
+  observeArm,
+  type ArmFailureSink,
+} from '../lifecycle/arm-failures';
 import { registryFor } from '../registry/default';
+import { MicroBatcher } from './micro-batch';
 import { DEFAULT_SESSION_TUNING } from './model';
 import {
   blobModelSource,
@@ -90,6 +97,10 @@ export interface ClassificationServiceOptions {
   readonly auditSink: AuditSink;
   /** The running experiment, when serving follows one. */
   readonly experiments?: ExperimentTracker;
+  /** Where an arm's failed scorings inside an experiment are counted (its error-rate guardrail). Default: none. */
+  readonly armFailures?: ArmFailureSink;
+  /** Shares ONNX runs between concurrent requests (micro-batch.ts); without it each request runs alone. */
+  readonly batcher?: MicroBatcher;
   /** Where off-path failures (shadow scoring) are reported. Default: console. */
   readonly log?: (level: 'warning' | 'error' | 'information', message: string) => void;
 }
@@ -165,15 +176,37 @@ export class ClassificationService {
           : []),
         ...(toChallenger.length > 0
           ? [
-              this.#answer(
-                active.challenger,
-                CHALLENGER_ARM,
-                toChallenger,
-                request,
-                predictionIds,
-                caller,
-                experimentId,
-                started,
+              // A failing challenger is counted (see #answer) and replaced by the champion for its items.
+              answerOrFallBack(
+                () =>
+                  this.#answer(
+                    active.challenger,
+                    CHALLENGER_ARM,
+                    toChallenger,
+                    request,
+                    predictionIds,
+                    caller,
+                    experimentId,
+                    started,
+                  ),
+                () =>
+                  this.#answer(
+                    this.options.provider,
+                    CHAMPION_ARM,
+                    toChallenger,
+                    request,
+                    predictionIds,
+                    caller,
+                    experimentId,
+                    started,
+                  ),
+                (error) =>
+                  this.options.log?.(
+                    'warning',
+                    `challenger of experiment ${id} failed; the champion answered instead: ${
+                      error instanceof Error ? error.message : String(error)
+                    }`,
+                  ),
               ),
             ]
           : []),
@@ -230,13 +263,17 @@ export class ClassificationService {
     experimentId: string | null,
     started: number,
   ): Promise<ArmAnswer> {
-    return provider.withModel(async (model) => {
+    const failures = experimentId === null ? undefined : this.options.armFailures;
+    const describe = () => ({
+      experimentId: experimentId ?? '',
+      arm: arm === CHALLENGER_ARM ? ('challenger' as const) : ('champion' as const),
+      predictionIds: indices.map((index) => predictionIds[index]!),
+    });
+    return observeArm(failures, describe, started, provider, async (model) => {
       const inputs = indices.map((index) => request.items[index]!);
-      const batch = await classifyBatch(
-        model,
-        inputs.map((item) => item.description),
-        request,
-      );
+      const descriptions = inputs.map((item) => item.description);
+      const batch = await (this.options.batcher?.classify(model, descriptions, request) ??
+        classifyBatch(model, descriptions, request));
       const totalMs = round(performance.now() - started);
       const createdAt = new Date().toISOString();
       const records: PredictionRecord[] = [];
@@ -365,6 +402,8 @@ export class ClassificationService {
 
   async close(): Promise<void> {
     await this.shadowIdle();
+    await this.options.batcher?.close();
+    await this.options.armFailures?.idle();
     await this.options.experiments?.close();
     await this.options.audit.close();
     await this.options.provider.close();
@@ -418,7 +457,18 @@ export function createClassificationService(
   audit.start();
   provider.startPolling(config.modelRefreshIntervalMs, (message) => log?.('warning', message));
   experiments.startPolling(config.modelRefreshIntervalMs);
-  return new ClassificationService({ provider, audit, auditSink, experiments, log });
+  const armFailures = cosmosArmFailureSink(
+    clients.database.container(COSMOS_CONTAINERS.experiments.id),
+    log ?? consoleLog,
+  );
+  const batcher =
+    config.classifyMicroBatchMs > 0
+      ? new MicroBatcher({
+          windowMs: config.classifyMicroBatchMs,
+          maxItems: config.classifyMicroBatchMaxItems,
+        })
+      : undefined;
+  return new ClassificationService({ provider, audit, auditSink, experiments, armFailures, batcher, log });
 }
 
 let shared: ClassificationService | undefined;

@@ -1,5 +1,11 @@
 import type { PredictionRecord } from '../../../../shared/audit/record';
-import { AuditWriter, type AuditSink, type SpillStore } from '../../../../shared/audit/writer';
+import type { Container } from '@azure/cosmos';
+import {
+  AuditWriter,
+  cosmosAuditSink,
+  type AuditSink,
+  type SpillStore,
+} from '../../../../shared/audit/writer';
 
 function record(id: string): PredictionRecord {
   return { id } as unknown as PredictionRecord;
@@ -105,5 +111,56 @@ describe('AuditWriter', () => {
     await writer.flush();
     expect(writer.stats().spilled).toBeGreaterThan(0);
     expect(writer.stats().written + writer.stats().spilled).toBe(45);
+  });
+});
+
+/** A Cosmos container stand-in that answers bulk requests with the statuses the test chooses. */
+function fakeBulkContainer(statusOf: (id: string) => number) {
+  const requests: { operationType: string; partitionKey: unknown; id: string }[][] = [];
+  const container = {
+    items: {
+      bulk: async (
+        operations: { operationType: string; partitionKey: unknown; resourceBody: { id: string } }[],
+      ) => {
+        requests.push(
+          operations.map((operation) => ({
+            operationType: operation.operationType,
+            partitionKey: operation.partitionKey,
+            id: operation.resourceBody.id,
+          })),
+        );
+        return operations.map((operation) => ({ statusCode: statusOf(operation.resourceBody.id) }));
+      },
+    },
+  };
+  return { container: container as unknown as Container, requests };
+}
+
+describe('cosmosAuditSink', () => {
+  it('upserts records in bulk requests of at most 100, keyed by prediction id', async () => {
+    const { container, requests } = fakeBulkContainer(() => 200);
+    await cosmosAuditSink(container).write(ids(250));
+    expect(requests.map((request) => request.length)).toEqual([100, 100, 50]);
+    expect(requests.flat().map((operation) => operation.id)).toEqual(ids(250).map((r) => r.id));
+    expect(requests.flat().every((op) => op.operationType === 'Upsert' && op.partitionKey === op.id)).toBe(
+      true,
+    );
+  });
+
+  it('fails the write when any upsert of a bulk request fails, so the writer spills the batch', async () => {
+    const { container } = fakeBulkContainer((id) => (id === 'r7' ? 429 : 201));
+    await expect(cosmosAuditSink(container).write(ids(10))).rejects.toThrow(
+      /1 of 10 audit upserts failed \(status 429/,
+    );
+  });
+
+  it('loses nothing when some upserts of a batch are throttled: the batch goes to the spill', async () => {
+    const { container } = fakeBulkContainer((id) => (id === 'r3' ? 429 : 200));
+    const spill = fakeSpill();
+    const writer = new AuditWriter({ sink: cosmosAuditSink(container), spill, batchSize: 100 });
+    writer.enqueue(ids(8));
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ buffered: 0, written: 0, spilled: 8 });
+    expect([...spill.blobs.values()].flat().map((r) => r.id)).toEqual(ids(8).map((r) => r.id));
   });
 });

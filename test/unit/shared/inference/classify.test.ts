@@ -4,7 +4,13 @@
 import { loadNomenclature } from '../../../../shared/hs/nomenclature';
 import { classifyBatch } from '../../../../shared/inference/classify';
 import { bagOfTokens, encodeTokenLists } from '../../../../shared/inference/features';
-import { calibratedSoftmax, rollUp, topKIndices } from '../../../../shared/inference/math';
+import {
+  calibratedProbabilityAt,
+  calibratedSoftmax,
+  rollUp,
+  topKIndices,
+} from '../../../../shared/inference/math';
+import fc from 'fast-check';
 import { loadModelFrom, type ServingModel } from '../../../../shared/inference/model';
 import { memoryPackageFiles } from '../../../../shared/model-package/package';
 import { encodeBag, tokenize } from '../../../../shared/text/encoder';
@@ -30,6 +36,26 @@ describe('post-processing numerics', () => {
     expect(sharp[0]).toBeCloseTo(Math.exp(2) / (Math.exp(2) + Math.exp(1) + 1 + Math.exp(-1)), 12);
     expect(flat[0]!).toBeLessThan(sharp[0]!);
     expect(calibratedSoftmax(Float32Array.of(1000, 0), 1)[0]).toBe(1);
+  });
+
+  it('one calibrated probability is bit-identical to the same entry of the full softmax row', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.float({ min: -50, max: 50, noNaN: true, noDefaultInfinity: true }), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        fc.double({ min: 0.05, max: 20, noNaN: true }),
+        fc.nat(),
+        (values, temperature, pick) => {
+          const logits = Float32Array.from(values);
+          const index = pick % logits.length;
+          expect(calibratedProbabilityAt(logits, temperature, index)).toBe(
+            calibratedSoftmax(logits, temperature)[index],
+          );
+        },
+      ),
+    );
   });
 
   it('top-k orders by value, keeps the lower index on ties, and caps at the class count', () => {

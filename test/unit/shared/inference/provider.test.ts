@@ -100,4 +100,36 @@ describe('ModelProvider', () => {
     expect(await provider.refreshIfChanged()).toBe(false);
     await provider.close();
   });
+
+  it('close waits for a poll in flight, which then neither swaps nor reports after close', async () => {
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let polled: () => void = () => undefined;
+    const pollStarted = new Promise<void>((resolve) => (polled = resolve));
+    let serving = v1;
+    const source: ModelSource = {
+      current: async () => {
+        if (serving === v2) {
+          polled();
+          await gate;
+        }
+        return serving;
+      },
+      byVersion: async () => undefined,
+    };
+    const provider = new ModelProvider({ source, nomenclature: loadNomenclature() });
+    await provider.withModel(async () => undefined);
+    const logs: string[] = [];
+    serving = v2;
+    provider.startPolling(5, (message) => logs.push(message));
+    await pollStarted;
+    const closing = provider.close();
+    openGate();
+    await closing;
+    const atClose = [...logs];
+    expect(atClose).toEqual([expect.stringMatching(/closed while v2 loaded/)]);
+    expect(provider.currentVersion).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(logs).toEqual(atClose);
+  });
 });

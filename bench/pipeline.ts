@@ -7,6 +7,8 @@
  *
  * Prints the time to the dataset version, then the pipeline's seconds per stage, each candidate's metrics, and
  * the total. With an empty registry the winner becomes the first champion (there is nothing to gate against).
+ * Once a second while a candidate trains, it times `GET /api/health` on the same host: training runs in worker
+ * threads, so these answers show what the instance's other requests see meanwhile.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     console.log(`uploaded ${path.basename(file)} (${bytes.length} bytes)`);
     let record: PipelineRecord | undefined;
     let lastLine = '';
+    const healthMs: number[] = [];
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const list = (await get('pipelines')) as { pipelines: PipelineRecord[] };
@@ -78,6 +81,12 @@ async function main(): Promise<void> {
         progress: { candidateId: string; stage: string; epoch: number; epochs: number }[];
       };
       const line = view.progress.map((p) => `${p.candidateId} ${p.stage} ${p.epoch}/${p.epochs}`).join(', ');
+      if (view.progress.some((p) => p.stage === 'training')) {
+        const started = performance.now();
+        const health = await fetch(`${host.baseUrl}/api/health`);
+        await health.arrayBuffer();
+        healthMs.push(performance.now() - started);
+      }
       if (line !== lastLine) {
         console.log(`[${((Date.now() - uploadedAt) / 1000).toFixed(1)}s] ${line}`);
         lastLine = line;
@@ -99,6 +108,14 @@ async function main(): Promise<void> {
       console.log(
         `  candidate ${c.candidateId.padEnd(14)} test acc@1 ${m['test.accuracyAt1']?.toFixed(4)} ` +
           `acc@5 ${m['test.accuracyAt5']?.toFixed(4)} coverage@98 ${m['test.coverageAtTarget']?.toFixed(4)}`,
+      );
+    }
+    if (healthMs.length > 0) {
+      const sorted = [...healthMs].sort((a, b) => a - b);
+      const at = (q: number): string =>
+        sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(0);
+      console.log(
+        `  /api/health during training: ${sorted.length} probes, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms`,
       );
     }
     console.log(

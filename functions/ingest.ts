@@ -19,6 +19,7 @@ import {
   type UploadRef,
   type ValidationOutcome,
 } from '../shared/datasets/service';
+import { startOnce } from '../shared/pipelines/starter';
 import { BLOB_CONTAINERS } from '../shared/platform/resources';
 
 const ORCHESTRATOR = 'ingestOrchestrator';
@@ -49,25 +50,12 @@ export async function ingestUploadTrigger(
   // The content is hashed again as a stream (pinned to the ETag) rather than from the delivered buffer, so the
   // ingestion never depends on the whole file sitting in memory.
   const upload = await identifyUpload(name, properties.eTag);
-  const existing = await findInstance(client, upload.ingestionId);
-  if (existing !== undefined) {
-    context.log(`incoming/${name}: already ingested as ${upload.ingestionId} (${existing}); nothing to do`);
-    return;
-  }
-  await client.startNew(ORCHESTRATOR, { instanceId: upload.ingestionId, input: upload });
-  context.log(`incoming/${name}: ingestion ${upload.ingestionId} started (${upload.size} bytes)`);
-}
-
-/** The instance's runtime status, or undefined when there is none. */
-async function findInstance(client: DurableClient, instanceId: string): Promise<string | undefined> {
-  try {
-    const status = await client.getStatus(instanceId);
-    return status.runtimeStatus;
-  } catch (error: unknown) {
-    // The SDK reports "no such instance" only as an error naming the HTTP 404.
-    if (error instanceof Error && /HTTP 404/.test(error.message)) return undefined;
-    throw error;
-  }
+  const result = await startOnce(client, ORCHESTRATOR, upload.ingestionId, upload);
+  context.log(
+    result.started
+      ? `incoming/${name}: ingestion ${upload.ingestionId} started (${upload.size} bytes)`
+      : `incoming/${name}: already ingested as ${upload.ingestionId} (${result.existingStatus}); nothing to do`,
+  );
 }
 
 /** What the orchestration returns (and leaves as its output). */

@@ -8,7 +8,7 @@ import {
 import * as df from 'durable-functions';
 import { getPlatformClients } from '../shared/platform/clients';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from '../shared/platform/resources';
-import { getMonitoringConfig } from '../shared/monitoring/config';
+import { getMonitoringConfig } from '../shared/config';
 import {
   cosmosAlertStore,
   cosmosPredictionSource,
@@ -16,8 +16,7 @@ import {
   runMonitoring,
   type ReferenceSource,
 } from '../shared/monitoring/monitor';
-// The retraining workflow owns how a pipeline is started (instance ids, one at a time).
-import { durableRetrainingTrigger } from './retrain';
+import { durableRetrainingTrigger } from '../shared/pipelines/retraining';
 
 const durableClientInput = df.input.durableClient();
 

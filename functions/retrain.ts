@@ -5,7 +5,7 @@
  *   the champion (paired bootstrap, overall and per large chapter, golden set, ONNX parity of the uploaded
  *   package) → register the winner as challenger and start its shadow experiment → record.
  * Started by a new dataset version (blob trigger on the version's manifest), by `POST /api/retrain`, and by the
- * monitoring timer through `durableRetrainingTrigger` (RetrainingTrigger).
+ * monitoring timer on drift and by the retraining schedule (both through shared/pipelines/retraining.ts).
  */
 import { type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -15,20 +15,20 @@ import type {
   OrchestrationContext,
   OrchestrationHandler,
 } from 'durable-functions';
-import type { RetrainingReason, RetrainingTrigger } from '../shared/monitoring/monitor';
+import type { GateVerdict, PipelineRecord } from '../shared/pipelines/records';
 import {
-  getPipelineStore,
-  type GateVerdict,
-  type PipelineRecord,
-  type PipelineTrigger,
-} from '../shared/pipelines/records';
+  DEFAULT_PIPELINE_SEED,
+  RETRAIN_ORCHESTRATOR,
+  pipelineIdFor,
+  startRetraining,
+  type RetrainStart,
+} from '../shared/pipelines/retraining';
 import { BLOB_CONTAINERS } from '../shared/platform/resources';
 import type { GatePolicy } from '../training/pipeline/gate';
 import {
   gateWinner,
   registerWinner,
   resolveDataset,
-  runCandidate,
   savePipeline,
   type CandidateOutcome,
   type CandidateTask,
@@ -45,10 +45,10 @@ import {
   type Architecture,
   type CandidateSpec,
 } from '../training/pipeline/spec';
+import { runCandidateInWorker } from '../training/pipeline/worker-runner';
 import { proposeTrials } from '../training/tuning/tpe';
 import type { CompletedTrial } from '../training/tuning/space';
 
-const ORCHESTRATOR = 'retrainOrchestrator';
 const ACTIVITY = {
   prepare: 'retrainPrepare',
   train: 'retrainTrainCandidate',
@@ -57,12 +57,13 @@ const ACTIVITY = {
   record: 'retrainRecord',
 } as const;
 
-/** Settings of one pipeline run; the defaults keep a few thousand rows to well under a minute on 2 cores. */
+/** Settings of one pipeline run. */
 export interface RetrainSettings {
   /** Architectures trained with their default settings. Default ['bag', 'textcnn']. */
   archs: Architecture[];
-  /** Maximum epochs per candidate. Default 3. */
-  epochs: number;
+  /** Maximum epochs per candidate (early stopping may end sooner). Default: each architecture's own
+   * (`DEFAULT_EPOCHS` in training/pipeline/spec.ts: 15 for bag, 5 for the others). */
+  epochs: number | undefined;
   /** Seed of every candidate (trials derive theirs from it). Default 1. */
   seed: number;
   /** TPE trials per architecture on top of the default candidate. Default 0. */
@@ -81,8 +82,8 @@ export interface RetrainSettings {
 
 export const DEFAULT_RETRAIN_SETTINGS: Readonly<RetrainSettings> = Object.freeze<RetrainSettings>({
   archs: ['bag', 'textcnn'],
-  epochs: 3,
-  seed: 1,
+  epochs: undefined,
+  seed: DEFAULT_PIPELINE_SEED,
   tune: 0,
   tuneBatch: 2,
   buckets: 1 << 16,
@@ -91,10 +92,7 @@ export const DEFAULT_RETRAIN_SETTINGS: Readonly<RetrainSettings> = Object.freeze
   gate: {},
 });
 
-export interface RetrainInput {
-  readonly trigger: PipelineTrigger;
-  /** Default: the newest dataset version. */
-  readonly datasetVersion?: string;
+export interface RetrainInput extends RetrainStart {
   readonly settings?: Partial<RetrainSettings>;
 }
 
@@ -146,12 +144,6 @@ export function validateSettings(value: unknown): {
   return { settings, problems };
 }
 
-/** Instance ids are also model-version prefixes: [A-Za-z0-9._-] only. */
-export function pipelineIdFor(datasetVersion: string | undefined, seed: number, suffix?: string): string {
-  const base = `retrain-${(datasetVersion ?? 'latest').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40)}-s${seed}`;
-  return suffix === undefined ? base : `${base}-${suffix}`;
-}
-
 function candidateSpec(
   settings: RetrainSettings,
   arch: Architecture,
@@ -161,7 +153,7 @@ function candidateSpec(
   return resolveCandidateSpec({
     arch,
     seed,
-    epochs: settings.epochs,
+    ...(settings.epochs === undefined ? {} : { epochs: settings.epochs }),
     balance: settings.balance,
     hyperParameters: params,
     ...(arch === 'linear' ? {} : { encoder: { buckets: settings.buckets } }),
@@ -348,10 +340,13 @@ export const retrainOrchestrator: OrchestrationHandler = function* (context: Orc
 const retry = new df.RetryOptions(2000, 3);
 
 /** Logs and rethrows, so retries still happen and the failure is visible in the host log. */
-function activity<I, O>(name: string, run: (input: I) => Promise<O>): ActivityHandler {
+function activity<I, O>(
+  name: string,
+  run: (input: I, context: InvocationContext) => Promise<O>,
+): ActivityHandler {
   return async (input: I, context: InvocationContext): Promise<O> => {
     try {
-      return await run(input);
+      return await run(input, context);
     } catch (error: unknown) {
       context.error(
         `${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
@@ -366,26 +361,15 @@ export const retrainPrepare = activity(ACTIVITY.prepare, async (record: Pipeline
   await savePipeline({ ...record, datasetVersion: dataset.version, datasetHash: dataset.contentHash });
   return dataset;
 });
-export const retrainTrainCandidate = activity(ACTIVITY.train, runCandidate);
+/** Training runs in a worker thread, so the instance keeps serving HTTP while a candidate trains. */
+export const retrainTrainCandidate: ActivityHandler = activity(
+  ACTIVITY.train,
+  (task: CandidateTask, context: InvocationContext) =>
+    runCandidateInWorker(task, { log: (message) => context.log(message) }),
+);
 export const retrainGate = activity(ACTIVITY.gate, gateWinner);
 export const retrainRegister = activity(ACTIVITY.register, registerWinner);
 export const retrainRecord = activity(ACTIVITY.record, savePipeline);
-
-/** Starts a pipeline unless the instance already exists; returns its id and whether it was started now. */
-export async function startRetraining(
-  client: DurableClient,
-  instanceId: string,
-  input: RetrainInput,
-): Promise<{ instanceId: string; started: boolean }> {
-  try {
-    await client.getStatus(instanceId);
-    return { instanceId, started: false };
-  } catch (error: unknown) {
-    if (!(error instanceof Error && /HTTP 404/.test(error.message))) throw error;
-  }
-  await client.startNew(ORCHESTRATOR, { instanceId, input });
-  return { instanceId, started: true };
-}
 
 /** A new dataset version (its manifest is written once, when the version is created) starts one pipeline. */
 export async function retrainOnDataset(
@@ -396,10 +380,11 @@ export async function retrainOnDataset(
   const version = context.triggerMetadata?.version;
   if (typeof version !== 'string') throw new Error('blob trigger metadata lacks the dataset version');
   const settings = DEFAULT_RETRAIN_SETTINGS;
-  const { instanceId, started } = await startRetraining(client, pipelineIdFor(version, settings.seed), {
+  const input: RetrainInput = {
     trigger: { source: 'dataset', ref: version, reason: `new dataset version ${version}` },
     datasetVersion: version,
-  });
+  };
+  const { instanceId, started } = await startRetraining(client, pipelineIdFor(version, settings.seed), input);
   context.log(
     started
       ? `dataset ${version}: retraining ${instanceId} started`
@@ -441,7 +426,7 @@ export async function retrainHttp(
   const seed = validated.settings?.seed ?? DEFAULT_RETRAIN_SETTINGS.seed;
   const suffix = new Date().toISOString().replace(/[-:.TZ]/g, '');
   const instanceId = pipelineIdFor(datasetVersion as string | undefined, seed, suffix);
-  await startRetraining(client, instanceId, {
+  const input: RetrainInput = {
     trigger: {
       source: 'http',
       ref: context.invocationId,
@@ -449,26 +434,9 @@ export async function retrainHttp(
     },
     ...(datasetVersion === undefined ? {} : { datasetVersion: datasetVersion as string }),
     settings: validated.settings ?? {},
-  });
-  return { status: 202, jsonBody: { id: instanceId, statusUrl: `/api/pipelines/${instanceId}` } };
-}
-
-/** The monitoring timer's way to start retraining: at most one pipeline running at a time. */
-export function durableRetrainingTrigger(client: DurableClient): RetrainingTrigger {
-  return {
-    isRunning: async () => (await getPipelineStore().running()).length > 0,
-    start: async (reason: RetrainingReason) => {
-      const instanceId = pipelineIdFor(
-        undefined,
-        DEFAULT_RETRAIN_SETTINGS.seed,
-        `drift-${reason.alertId}`.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60),
-      );
-      await startRetraining(client, instanceId, {
-        trigger: { source: 'drift', ref: reason.alertId, reason: reason.summary },
-      });
-      return instanceId;
-    },
   };
+  await startRetraining(client, instanceId, input);
+  return { status: 202, jsonBody: { id: instanceId, statusUrl: `/api/pipelines/${instanceId}` } };
 }
 
 df.app.client.storageBlob('retrainOnDataset', {
@@ -482,7 +450,7 @@ df.app.client.http('retrainHttp', {
   route: 'retrain',
   handler: retrainHttp,
 });
-df.app.orchestration(ORCHESTRATOR, retrainOrchestrator);
+df.app.orchestration(RETRAIN_ORCHESTRATOR, retrainOrchestrator);
 df.app.activity(ACTIVITY.prepare, { handler: retrainPrepare });
 df.app.activity(ACTIVITY.train, { handler: retrainTrainCandidate });
 df.app.activity(ACTIVITY.gate, { handler: retrainGate });

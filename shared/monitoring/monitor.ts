@@ -13,7 +13,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { MANIFEST_FILE, parseManifest } from '../model-package/manifest';
 import { sha256Hex } from '../model-package/package';
 import { fnv1a } from '../text/encoder';
-import type { MonitoringConfig } from './config';
+import type { MonitoringConfig } from '../config';
 import {
   addCluster,
   binOf,

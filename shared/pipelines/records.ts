@@ -89,6 +89,9 @@ export interface CandidateProgress {
   readonly validationAccuracy: number | null;
   /** True when this attempt resumed from a checkpoint. */
   readonly resumed: boolean;
+  /** The epoch of the checkpoint this attempt resumed from (training goes on with the next one). Absent when the
+   * attempt started from scratch, or when the checkpoint does not say. */
+  readonly resumedFromEpoch?: number;
   readonly updatedAt: string;
 }
 
@@ -139,14 +142,6 @@ export class PipelineStore {
       })
       .fetchAll();
     return resources.map(strip).sort((a, b) => a.candidateId.localeCompare(b.candidateId));
-  }
-
-  /** Pipelines still running (the monitoring trigger's debounce). */
-  async running(): Promise<PipelineRecord[]> {
-    const { resources } = await this.container.items
-      .query<PipelineRecord>({ query: "SELECT * FROM p WHERE p.kind = 'pipeline' AND p.status = 'running'" })
-      .fetchAll();
-    return resources.map(strip);
   }
 }
 

@@ -1,13 +1,8 @@
 /**
  * The retraining pipeline's activities as plain async functions over the platform clients, so the Durable
- * registrations in functions/retrain.ts stay thin. Every function is idempotent: a candidate whose result is
- * already stored returns it, an interrupted training resumes from the checkpoint it last uploaded to Blob, a
- * registration or experiment that already happened is found and not repeated.
+ * registrations in functions/retrain.ts stay thin. Every function is idempotent (training itself, in a worker
+ * thread, is worker-runner.ts): a registration or experiment that already happened is found and not repeated.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { listDatasets } from '../../shared/datasets/service';
@@ -16,9 +11,8 @@ import { encodeTokenLists } from '../../shared/inference/features';
 import { loadModelFrom, type ServingModel } from '../../shared/inference/model';
 import { getExperimentRunner } from '../../shared/lifecycle/default';
 import { experimentIdFor } from '../../shared/lifecycle/experiments';
-import { blobPackageFiles, uploadModelPackage } from '../../shared/model-package';
+import { blobPackageFiles } from '../../shared/model-package';
 import {
-  candidateProgressId,
   getPipelineStore,
   type CandidateSummary,
   type GateVerdict,
@@ -31,9 +25,7 @@ import { RegistryConflictError, type Actor } from '../../shared/registry/types';
 import { tokenize } from '../../shared/text/encoder';
 import { readLabelledCsv, type LabelledDataset } from '../data/labelled-csv';
 import { FEATURES_PER_TOKEN } from '../nn/sequence/packed';
-import type { TrainingProgress } from '../trainer';
-import { splitForPipeline, trainCandidate, type DatasetIdentity } from './candidate';
-import { codeVersion } from './code-version';
+import { splitForPipeline, type DatasetIdentity } from './candidate';
 import { DEFAULT_GATE_POLICY, gate, type GatePolicy } from './gate';
 import type { CandidateSpec } from './spec';
 
@@ -107,113 +99,9 @@ export interface CandidateOutcome {
   readonly seconds: number;
 }
 
-function modelVersionFor(task: Pick<CandidateTask, 'pipelineId' | 'candidateId'>): string {
+/** The registry version of a pipeline's candidate. */
+export function modelVersionFor(task: Pick<CandidateTask, 'pipelineId' | 'candidateId'>): string {
   return `${task.pipelineId}-${task.candidateId}`;
-}
-
-/** Trains (or resumes, or finds) one candidate and uploads its package under `models/<modelVersion>/`. */
-export async function runCandidate(task: CandidateTask): Promise<CandidateOutcome> {
-  const started = Date.now();
-  const blobBase = `${CHECKPOINT_PREFIX}/${task.pipelineId}/${task.candidateId}`;
-  const resultBlob = models().getBlockBlobClient(`${blobBase}/result.json`);
-  if (await resultBlob.exists()) {
-    return JSON.parse((await resultBlob.downloadToBuffer()).toString('utf8')) as CandidateOutcome;
-  }
-  const store = getPipelineStore();
-  const modelVersion = modelVersionFor(task);
-  const folder = join(tmpdir(), 'hs-pipeline', task.pipelineId, task.candidateId);
-  await mkdir(folder, { recursive: true });
-  const checkpointPath = join(folder, 'checkpoint');
-  const checkpointFiles = ['checkpoint', 'checkpoint.best'];
-  let resumed = false;
-  for (const name of checkpointFiles) {
-    const blob = models().getBlockBlobClient(`${blobBase}/${name}`);
-    if (await blob.exists()) {
-      await writeFile(join(folder, name), await blob.downloadToBuffer());
-      resumed = true;
-    }
-  }
-  const progress = {
-    id: candidateProgressId(task.pipelineId, task.candidateId),
-    kind: 'candidate-progress' as const,
-    pipelineId: task.pipelineId,
-    candidateId: task.candidateId,
-    arch: task.spec.arch,
-    trial: task.trial,
-    stage: 'loading',
-    epoch: 0,
-    epochs: task.spec.epochs,
-    loss: null as number | null,
-    validationAccuracy: null as number | null,
-    resumed,
-    updatedAt: new Date().toISOString(),
-  };
-  // Progress and checkpoint uploads run in order behind training; the trainer's callbacks are synchronous, so
-  // the files are read right away (the next epoch replaces them) and uploaded while training goes on.
-  let pending: Promise<void> = store.writeProgress(progress);
-  const enqueue = (work: () => Promise<unknown>): void => {
-    pending = pending.then(async () => {
-      await work();
-    });
-  };
-  const report = (patch: Partial<typeof progress>): void => {
-    Object.assign(progress, patch, { updatedAt: new Date().toISOString() });
-    const snapshot = { ...progress };
-    enqueue(() => store.writeProgress(snapshot));
-  };
-  const onEpoch = (p: TrainingProgress): void => {
-    const snapshots = checkpointFiles
-      .filter((name) => existsSync(join(folder, name)))
-      .map((name) => ({ name, bytes: readFileSync(join(folder, name)) }));
-    for (const { name, bytes } of snapshots) {
-      enqueue(() => models().getBlockBlobClient(`${blobBase}/${name}`).uploadData(bytes));
-    }
-    report({ epoch: p.epoch, loss: p.loss, validationAccuracy: p.validationAccuracy });
-  };
-  try {
-    const data = await readDataset(task.dataset.version);
-    const result = await trainCandidate(
-      data,
-      task.spec,
-      {
-        dataset: task.dataset,
-        modelVersion,
-        checkpointPath,
-        createdAt: task.createdAt,
-        codeVersion: codeVersion(),
-        nomenclature: loadNomenclature(),
-      },
-      { onEpoch, onStage: (stage) => report({ stage }) },
-    );
-    await pending;
-    await uploadModelPackage(models(), `${modelVersion}/`, result.files);
-    const outcome: CandidateOutcome = {
-      summary: {
-        candidateId: task.candidateId,
-        arch: task.spec.arch,
-        trial: task.trial,
-        modelVersion,
-        hyperParameters: result.manifest.hyperParameters,
-        seed: task.spec.seed,
-        metrics: result.manifest.metrics,
-        modelHash: result.modelHash,
-        packageHash: result.packageHash,
-      },
-      validationAccuracy: result.evaluation.validation.accuracyAt1,
-      testCorrect: Buffer.from(result.testCorrect).toString('base64'),
-      resumed,
-      seconds: (Date.now() - started) / 1000,
-    };
-    await resultBlob.uploadData(Buffer.from(JSON.stringify(outcome)));
-    report({ stage: 'done' });
-    await pending;
-    await rm(folder, { recursive: true, force: true });
-    return outcome;
-  } catch (error: unknown) {
-    // The queued writes may themselves have failed; the training error is the one to report.
-    await pending.catch(() => undefined);
-    throw error;
-  }
 }
 
 /** Top-1 code of every text, in batches, through a serving model. */

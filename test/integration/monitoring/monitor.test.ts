@@ -1,6 +1,6 @@
 import { ensureResources } from '../../../shared/platform/bootstrap';
 import { COSMOS_CONTAINERS } from '../../../shared/platform/resources';
-import { loadMonitoringConfig } from '../../../shared/monitoring/config';
+import { loadMonitoringConfig } from '../../../shared/config';
 import {
   cosmosAlertStore,
   cosmosPredictionSource,

@@ -91,8 +91,8 @@ describe('retraining pipeline through the local host', () => {
     return { status: response.status, json: text === '' ? undefined : JSON.parse(text) };
   };
   /**
-   * Training runs in the host's process and holds its event loop for seconds at a time; a kept-alive connection
-   * the server timed out meanwhile is reset on reuse, so a reset is retried (a few times: the next attempt may pick another stale one).
+   * A kept-alive connection the server timed out between polls (the machine is busy training) is reset on reuse,
+   * so a reset is retried (a few times: the next attempt may pick another stale one).
    */
   const api = async (
     method: string,

@@ -1,4 +1,4 @@
-import { loadMonitoringConfig } from '../../../../shared/monitoring/config';
+import { loadMonitoringConfig } from '../../../../shared/config';
 import {
   runMonitoring,
   type AlertStore,

@@ -2,7 +2,10 @@
  * `npm run bench:train`: every architecture and the peers, side by side, on one development split.
  *
  *   npm run bench:train -- [--data ../shared/data/declarations-train.csv] [--archs linear,bag,dnn,textcnn,gru]
- *     [--epochs E] [--no-peers] [--out bench/out/train]
+ *     [--epochs E | --epochs ARCH=E,ARCH=E] [--no-peers] [--out bench/out/train]
+ *
+ * `--epochs 8` sets every architecture's epochs; `--epochs textcnn=8,gru=8` only those named, the others keep their
+ * pipeline defaults (so the Text-CNN can match the PyTorch peer's 8 epochs while the best model keeps its own).
  *
  * The packages are scored on the split's test part, so each training holds out only 5 % for its own test metrics
  * and 10 % for early stopping and thresholds (`npm run train`'s defaults, 15 % + 15 %, would train our models on
@@ -196,13 +199,26 @@ function runPeers(trainCsv: string, testCsv: string): ResultRow[] {
     });
 }
 
+/** `--epochs`: absent (every architecture its default), one number for all, or `arch=E` pairs. */
+function epochsOption(text: string | undefined): (arch: string) => string | undefined {
+  if (text === undefined || /^\d+$/.test(text)) return () => text;
+  const perArch = new Map<string, string>();
+  for (const pair of text.split(',')) {
+    const [arch, epochs] = pair.split('=');
+    if (arch === undefined || epochs === undefined || !/^\d+$/.test(epochs))
+      throw new Error(`--epochs: expected a number or arch=number pairs, got '${text}'`);
+    perArch.set(arch, epochs);
+  }
+  return (arch) => perArch.get(arch);
+}
+
 const fixed = (value: number | undefined, digits = 3): string =>
   value === undefined ? '–' : value.toFixed(digits);
 
 async function main(): Promise<void> {
   const data = resolve(option('--data', join(ROOT, '..', 'shared', 'data', 'declarations-train.csv'))!);
   const archs = option('--archs', 'linear,bag,dnn,textcnn,gru')!.split(',');
-  const epochs = option('--epochs');
+  const epochsFor = epochsOption(option('--epochs'));
   const out = resolve(option('--out', join(ROOT, 'bench', 'out', 'train'))!);
   if (!existsSync(join(ROOT, 'dist', 'training', 'cli', 'train.js')))
     throw new Error('run `npm run build` first');
@@ -217,6 +233,7 @@ async function main(): Promise<void> {
   const rows: ResultRow[] = [];
   for (const arch of archs) {
     console.error(`== ${arch}`);
+    const epochs = epochsFor(arch);
     const trained = trainArchitecture(arch, trainCsv, join(out, arch), epochs);
     rows.push({
       name: rowName(arch, epochs),

@@ -93,7 +93,7 @@ export const ARCH_DEFAULTS: Readonly<Record<Architecture, HyperParameters>> = Ob
     minCount: 0,
     featureWeighting: 'none',
   },
-  textcnn: { lr: 2e-3, dim: 64, filters: 128, dropout: 0.3, batchSize: 64 },
+  textcnn: { lr: 2e-3, dim: 64, filters: 128, dropout: 0.3, batchSize: 128 },
   gru: { lr: 2e-3, dim: 64, hidden: 128, dropout: 0.2, batchSize: 64 },
 });
 

@@ -2,15 +2,19 @@
  * Over-HTTP serving benchmark through the local function host, with Azurite and the Cosmos emulator (audit
  * records are really written): cold start (first request, model load included), a fixed rate (default 200/s for
  * 60 s) and an unthrottled run for the maximum sustainable rate, with RSS sampled every second to show whether
- * memory stays flat. The load generator (autocannon, keep-alive connections) runs as a separate process so it does
- * not share the server's event loop. Each run also reports the server's own latency (request in to response
+ * memory stays flat. The load generators (keep-alive connections) run as separate processes so they do not share
+ * the server's event loop. Each run also reports the server's own latency (request in to response
  * finished, from Node's http diagnostics channels) and the event loop's delay, which separate time spent in the
  * server from time spent queued in the load generator or the kernel.
  *
  *   node -r ./bench/swc-register.js bench/serve-http.ts [RATE=200] [SECONDS=60] [PACKAGE_FOLDER] [options]
  *
- * Options: --connections N (10), --max-seconds N (min(SECONDS, 20); 0 skips the unthrottled run),
- * --explain true|false (true), --micro-batch-ms N and --micro-batch-max N (CLASSIFY_MICRO_BATCH_MS / _MAX_ITEMS),
+ * The fixed-rate run's load comes from bench/paced-load.ts by default: requests due at steady intervals, latency
+ * from the due time. `--generator autocannon` uses autocannon's `-R` instead, which sends each second's quota as
+ * a burst at full concurrency (a burst test, not a steady rate). The unthrottled run always uses autocannon.
+ *
+ * Options: --generator paced|autocannon (paced), --connections N (10, autocannon only), --max-seconds N
+ * (min(SECONDS, 20); 0 skips the unthrottled run), --explain true|false (true), --micro-batch-ms N and --micro-batch-max N (CLASSIFY_MICRO_BATCH_MS / _MAX_ITEMS),
  * --intra-op N (ONNX_INTRA_OP_THREADS).
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +22,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { installCore } from '../local/host/install-core';
 import { loadApp } from '../local/host/app-loader';
@@ -71,6 +75,30 @@ function autocannon(url: string, body: string, args: string[]): Promise<Autocann
       code === 0
         ? resolve(JSON.parse(out) as AutocannonResult)
         : reject(new Error(`autocannon exited ${code}`)),
+    );
+  });
+}
+
+/**
+ * The fixed-rate run's load: bench/paced-load.ts (steady open-loop arrivals, latency from each request's due time)
+ * as a separate process, run the way this script runs (compiled, or through the SWC hook).
+ */
+function pacedLoad(url: string, body: string, rate: string, seconds: string): Promise<AutocannonResult> {
+  const script = join(__dirname, `paced-load${extname(__filename)}`);
+  const hook = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'));
+  const child = spawn(
+    process.execPath,
+    [...hook, script, url, rate, seconds, body, 'content-type=application/json', `x-functions-key=${KEY}`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as AutocannonResult)
+        : reject(new Error(`paced-load exited ${code}`)),
     );
   });
 }
@@ -208,6 +236,9 @@ async function main(): Promise<void> {
   const { positional, options } = parseArguments(process.argv.slice(2));
   const [rate = '200', seconds = '60', folder] = positional;
   const connections = options.get('connections') ?? '10';
+  const generator = options.get('generator') ?? 'paced';
+  if (generator !== 'paced' && generator !== 'autocannon')
+    throw new Error(`--generator: 'paced' or 'autocannon', got '${generator}'`);
   const maxSeconds = Number(options.get('max-seconds') ?? Math.min(Number(seconds), 20));
   const explain = (options.get('explain') ?? 'true') === 'true';
   const environment: [string, string | undefined][] = [
@@ -216,7 +247,9 @@ async function main(): Promise<void> {
     ['ONNX_INTRA_OP_THREADS', options.get('intra-op')],
   ];
   for (const [name, value] of environment) if (value !== undefined) process.env[name] = value;
-  console.log(JSON.stringify({ rate, seconds, connections, maxSeconds, explain, settings: environment }));
+  console.log(
+    JSON.stringify({ rate, seconds, generator, connections, maxSeconds, explain, settings: environment }),
+  );
   const dataDir = mkdtempSync(join(tmpdir(), 'hs-bench-'));
   const stack = await startLocalStack({ dataDir });
   let server: HttpTriggerServer | undefined;
@@ -258,12 +291,14 @@ async function main(): Promise<void> {
     );
 
     const fixed = await observed(
-      autocannon(url, body, ['-c', connections, '-R', rate, '-d', seconds]),
+      generator === 'paced'
+        ? pacedLoad(url, body, rate, seconds)
+        : autocannon(url, body, ['-c', connections, '-R', rate, '-d', seconds]),
       stack.pids,
     );
     console.log(
       JSON.stringify({
-        run: `fixed ${rate}/s for ${seconds}s`,
+        run: `fixed ${rate}/s for ${seconds}s (${generator})`,
         ...summary(fixed.result),
         server: fixed.server,
         cpuMsPerRequest: fixed.cpuMsPerRequest,

@@ -10,12 +10,7 @@
  * Prints one JSON object in autocannon's `--json` shape (the fields serve-http.ts reads).
  */
 import { Agent, request } from 'node:http';
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+import { percentile } from './percentile';
 
 async function main(): Promise<void> {
   const [url, rateText, secondsText, body, ...headerArgs] = process.argv.slice(2);

@@ -22,6 +22,7 @@ import { ensureResources } from '../shared/platform/bootstrap';
 import { createPlatformClients } from '../shared/platform/clients';
 import { BLOB_CONTAINERS, SERVICE_BUS_ENTITIES } from '../shared/platform/resources';
 import type { PipelineRecord } from '../shared/pipelines/records';
+import { percentile } from './percentile';
 
 const APP_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -112,8 +113,7 @@ async function main(): Promise<void> {
     }
     if (healthMs.length > 0) {
       const sorted = [...healthMs].sort((a, b) => a - b);
-      const at = (q: number): string =>
-        sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(0);
+      const at = (q: number): string => percentile(sorted, q * 100).toFixed(0);
       console.log(
         `  /api/health during training: ${sorted.length} probes, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${at(1)} ms`,
       );

@@ -36,6 +36,7 @@ import { BLOB_CONTAINERS } from '../shared/platform/resources';
 import { getClassificationService } from '../shared/inference/service';
 import { SETTING } from '../shared/config';
 import { syntheticPackage } from './serve';
+import { percentile } from './percentile';
 
 const KEY = 'bench-key';
 
@@ -47,36 +48,34 @@ interface AutocannonResult {
   timeouts: number;
 }
 
-function autocannon(url: string, body: string, args: string[]): Promise<AutocannonResult> {
-  const cli = join(__dirname, '..', 'node_modules', 'autocannon', 'autocannon.js');
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      '--json',
-      '-m',
-      'POST',
-      '-H',
-      'content-type=application/json',
-      '-H',
-      `x-functions-key=${KEY}`,
-      '-b',
-      body,
-      ...args,
-      url,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+/** Runs a load generator as its own process and parses the one JSON result it prints. */
+function loadProcess(name: string, args: readonly string[]): Promise<AutocannonResult> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as AutocannonResult)
-        : reject(new Error(`autocannon exited ${code}`)),
+      code === 0 ? resolve(JSON.parse(out) as AutocannonResult) : reject(new Error(`${name} exited ${code}`)),
     );
   });
+}
+
+function autocannon(url: string, body: string, args: string[]): Promise<AutocannonResult> {
+  return loadProcess('autocannon', [
+    require.resolve('autocannon/autocannon.js'),
+    '--json',
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-H',
+    `x-functions-key=${KEY}`,
+    '-b',
+    body,
+    ...args,
+    url,
+  ]);
 }
 
 /**
@@ -84,23 +83,17 @@ function autocannon(url: string, body: string, args: string[]): Promise<Autocann
  * as a separate process, run the way this script runs (compiled, or through the SWC hook).
  */
 function pacedLoad(url: string, body: string, rate: string, seconds: string): Promise<AutocannonResult> {
-  const script = join(__dirname, `paced-load${extname(__filename)}`);
   const hook = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'));
-  const child = spawn(
-    process.execPath,
-    [...hook, script, url, rate, seconds, body, 'content-type=application/json', `x-functions-key=${KEY}`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as AutocannonResult)
-        : reject(new Error(`paced-load exited ${code}`)),
-    );
-  });
+  return loadProcess('paced-load', [
+    ...hook,
+    join(__dirname, `paced-load${extname(__filename)}`),
+    url,
+    rate,
+    seconds,
+    body,
+    'content-type=application/json',
+    `x-functions-key=${KEY}`,
+  ]);
 }
 
 function summary(result: AutocannonResult) {
@@ -126,12 +119,6 @@ subscribe('http.server.response.finish', (message) => {
   const arrived = arrivals.get(request);
   if (arrived !== undefined) serverLatencies.push(performance.now() - arrived);
 });
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 

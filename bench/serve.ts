@@ -26,6 +26,7 @@ import { MANIFEST_FILE } from '../shared/model-package/manifest';
 import { describeEncoder, resolveEncoderConfig } from '../shared/text/encoder';
 import { createBagModel } from '../training/models';
 import { exportBagModel, INPUT_NAME, LOGITS_NAME } from '../training/onnx/export';
+import { percentile } from './percentile';
 
 export function syntheticPackage(): ModelPackage {
   const encoder = resolveEncoderConfig();
@@ -108,10 +109,6 @@ export function texts(csvPath: string | undefined, count: number): string[] {
   return Array.from({ length: count }, () =>
     Array.from({ length: 3 + rng.int(5) }, () => vocab[rng.int(vocab.length)]!).join(' '),
   );
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function measure(model: ServingModel, pool: string[], batch: number, runs: number, explain: boolean) {

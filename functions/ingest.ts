@@ -20,7 +20,8 @@ import {
   type ValidationOutcome,
 } from '../shared/datasets/service';
 import { startOnce } from '../shared/pipelines/starter';
-import { BLOB_CONTAINERS } from '../shared/platform/resources';
+import { loadBlobTriggerSource } from '../shared/config';
+import { BLOB_TRIGGER_CONNECTION, BLOB_TRIGGERS, blobTriggerPath } from '../shared/platform/blob-triggers';
 
 const ORCHESTRATOR = 'ingestOrchestrator';
 const ACTIVITY = {
@@ -161,9 +162,12 @@ export const ingestPublish: ActivityHandler = async (input: {
 export const ingestReport: ActivityHandler = async (report: Omit<IngestionReport, 'rules'>) =>
   writeIngestionReport({ ...report, rules: currentRules() });
 
-df.app.client.storageBlob('ingestUpload', {
-  path: `${BLOB_CONTAINERS.incoming}/{name}`,
-  connection: 'DataStorage',
+// The source is read at registration: on Flex Consumption only 'EventGrid' fires (BLOB_TRIGGER_SOURCE, set by
+// the stack along with the Event Grid subscription that delivers to this function).
+df.app.client.storageBlob(BLOB_TRIGGERS.ingestUpload.functionName, {
+  path: blobTriggerPath(BLOB_TRIGGERS.ingestUpload),
+  connection: BLOB_TRIGGER_CONNECTION,
+  source: loadBlobTriggerSource(process.env),
   handler: ingestUploadTrigger,
 });
 df.app.orchestration(ORCHESTRATOR, ingestOrchestrator);

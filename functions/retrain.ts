@@ -23,7 +23,8 @@ import {
   startRetraining,
   type RetrainStart,
 } from '../shared/pipelines/retraining';
-import { BLOB_CONTAINERS } from '../shared/platform/resources';
+import { loadBlobTriggerSource } from '../shared/config';
+import { BLOB_TRIGGER_CONNECTION, BLOB_TRIGGERS, blobTriggerPath } from '../shared/platform/blob-triggers';
 import type { GatePolicy } from '../training/pipeline/gate';
 import {
   gateWinner,
@@ -439,9 +440,11 @@ export async function retrainHttp(
   return { status: 202, jsonBody: { id: instanceId, statusUrl: `/api/pipelines/${instanceId}` } };
 }
 
-df.app.client.storageBlob('retrainOnDataset', {
-  path: `${BLOB_CONTAINERS.datasets}/{version}/manifest.json`,
-  connection: 'DataStorage',
+// Read at registration, as for ingestUpload: on Flex Consumption only the 'EventGrid' source fires.
+df.app.client.storageBlob(BLOB_TRIGGERS.retrainOnDataset.functionName, {
+  path: blobTriggerPath(BLOB_TRIGGERS.retrainOnDataset),
+  connection: BLOB_TRIGGER_CONNECTION,
+  source: loadBlobTriggerSource(process.env),
   handler: retrainOnDataset,
 });
 df.app.client.http('retrainHttp', {

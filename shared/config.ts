@@ -105,7 +105,15 @@ export interface AppConfig {
   readonly classifyMicroBatchMs: number;
   /** `CLASSIFY_MICRO_BATCH_MAX_ITEMS`: items per shared run; a batch that reaches it runs at once. Default: 32. */
   readonly classifyMicroBatchMaxItems: number;
+  /** `BLOB_TRIGGER_SOURCE`: `LogsAndContainerScan` | `EventGrid`, how the Functions host learns of new blobs for
+   * the blob triggers (`ingestUpload`, `retrainOnDataset`). Flex Consumption runs only `EventGrid`, which needs an
+   * Event Grid subscription per trigger (infra/components/blobEvents.ts); the local host scans either way.
+   * Default: `LogsAndContainerScan`. */
+  readonly blobTriggerSource: BlobTriggerSource;
 }
+
+/** `source` of a blob trigger, as @azure/functions `StorageBlobTriggerOptions.source` takes it. */
+export type BlobTriggerSource = 'EventGrid' | 'LogsAndContainerScan';
 
 /** The Azurite shortcut every Azure SDK understands (blob 10000, queue 10001, table 10002). */
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -139,6 +147,7 @@ export const SETTING = {
   modelRefreshIntervalMs: 'MODEL_REFRESH_INTERVAL_MS',
   classifyMicroBatchMs: 'CLASSIFY_MICRO_BATCH_MS',
   classifyMicroBatchMaxItems: 'CLASSIFY_MICRO_BATCH_MAX_ITEMS',
+  blobTriggerSource: 'BLOB_TRIGGER_SOURCE',
 } as const;
 
 const DEFAULT_COSMOS_DATABASE = 'hsmlops';
@@ -151,6 +160,8 @@ const DEFAULT_AUDIT_BUFFER_MAX = 5000;
 const DEFAULT_AUDIT_WRITE_TIMEOUT_MS = 2000;
 const DEFAULT_MODEL_REFRESH_INTERVAL_MS = 60_000;
 const DEFAULT_CLASSIFY_MICRO_BATCH_MAX_ITEMS = 32;
+const BLOB_TRIGGER_SOURCES = ['LogsAndContainerScan', 'EventGrid'] as const;
+export const DEFAULT_BLOB_TRIGGER_SOURCE: BlobTriggerSource = 'LogsAndContainerScan';
 
 /** Thrown by `loadConfig` with every problem found, one per line. */
 export class ConfigError extends Error {
@@ -222,6 +233,7 @@ export function loadConfig(env: Env): AppConfig {
       DEFAULT_CLASSIFY_MICRO_BATCH_MAX_ITEMS,
       problems,
     ),
+    blobTriggerSource: readBlobTriggerSource(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -566,6 +578,31 @@ function readUnlistedCodePolicy(env: Env, problems: string[]): (typeof UNLISTED_
     return 'keep';
   }
   return policy;
+}
+
+function readBlobTriggerSource(env: Env, problems: string[]): BlobTriggerSource {
+  const raw = nonEmpty(env[SETTING.blobTriggerSource]);
+  if (raw === undefined) return DEFAULT_BLOB_TRIGGER_SOURCE;
+  const source = BLOB_TRIGGER_SOURCES.find((candidate) => candidate === raw);
+  if (source === undefined) {
+    problems.push(
+      `${SETTING.blobTriggerSource}: must be ${BLOB_TRIGGER_SOURCES.map((s) => `'${s}'`).join(' or ')}, got '${raw}'`,
+    );
+    return DEFAULT_BLOB_TRIGGER_SOURCE;
+  }
+  return source;
+}
+
+/**
+ * Reads `BLOB_TRIGGER_SOURCE` alone, for the blob-trigger registrations (functions/ingest.ts,
+ * functions/retrain.ts): they run when the app loads, before any handler reads the whole configuration, and a
+ * malformed value must stop the app's start there, naming it, rather than register a trigger that never fires.
+ */
+export function loadBlobTriggerSource(env: Env): BlobTriggerSource {
+  const problems: string[] = [];
+  const source = readBlobTriggerSource(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return source;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@
  * `azure-webjobs-hosts/blobreceipts/<hostId>/<function>/<etag>/BlockBlob/<container>/<blob>` after the blob is
  * handled, so a restarted host does not fire again. A blob whose function fails 5 times goes, as a message, to
  * the `webjobs-blobtrigger-poison` queue (and gets its receipt).
+ *
+ * Both trigger sources are served by this scan. A trigger with `source: 'EventGrid'` (what Flex Consumption
+ * requires) is delivered in Azure by an Event Grid subscription calling the host's `blobs_extension` webhook;
+ * Azurite publishes no events, so here the scan stands in for that delivery, with the same binding data.
  */
 import { BlobServiceClient, RestError, type BlobItem, type ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
@@ -16,6 +20,26 @@ import { errorMessage, PollingLoop, type TriggerEnvironment, type TriggerListene
 export const BLOB_POISON_QUEUE = 'webjobs-blobtrigger-poison';
 const HOSTS_CONTAINER = 'azure-webjobs-hosts';
 
+/** The `source` values the Functions host accepts for a blob trigger; absent means `LogsAndContainerScan`. */
+export const BLOB_TRIGGER_SOURCES = ['LogsAndContainerScan', 'EventGrid'] as const;
+export type BlobTriggerSource = (typeof BLOB_TRIGGER_SOURCES)[number];
+
+/**
+ * A blob trigger's `source` option, checked as the host would: an unknown value is an indexing error there, so
+ * it is one here rather than a trigger that quietly scans.
+ */
+export function blobTriggerSourceOf(fn: RegisteredFunction): BlobTriggerSource {
+  const source = fn.trigger.source;
+  if (source === undefined || source === null) return 'LogsAndContainerScan';
+  const known = BLOB_TRIGGER_SOURCES.find((candidate) => candidate === source);
+  if (known === undefined) {
+    throw new Error(
+      `Function "${fn.name}": blob trigger source must be ${BLOB_TRIGGER_SOURCES.join(' or ')}, got ${JSON.stringify(source)}`,
+    );
+  }
+  return known;
+}
+
 export interface BlobTriggerOptions {
   /** Pause between container scans. Default 1000 ms. */
   pollIntervalMs?: number;
@@ -25,6 +49,8 @@ export interface BlobTriggerOptions {
 
 interface WatchedFunction {
   fn: RegisteredFunction;
+  /** Recorded for the log only: both sources are delivered by the scan (see the file comment). */
+  source: BlobTriggerSource;
   pattern: BlobPathPattern;
   container: ContainerClient;
   connectionString: string;
@@ -46,12 +72,13 @@ export class BlobTriggerListener implements TriggerListener {
       HOSTS_CONTAINER,
     );
     this.#watched = env.registry.byTriggerType('blobTrigger').map((fn) => {
+      const source = blobTriggerSourceOf(fn);
       const pattern = parseBlobPath(bindingOption(fn.trigger, 'path', `Function "${fn.name}"`, env.settings));
       const connectionString = storageConnectionString(fn.trigger.connection, env.settings);
       const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
         pattern.container,
       );
-      return { fn, pattern, container, connectionString, handled: new Map<string, string>() };
+      return { fn, source, pattern, container, connectionString, handled: new Map<string, string>() };
     });
     this.#loop = new PollingLoop(
       'blob trigger',
@@ -63,6 +90,13 @@ export class BlobTriggerListener implements TriggerListener {
 
   async start(): Promise<void> {
     if (this.#watched.length === 0) return;
+    for (const watched of this.#watched.filter((w) => w.source === 'EventGrid')) {
+      this.#env.log(
+        'information',
+        `Function "${watched.fn.name}" uses the EventGrid source: scanning ${watched.pattern.container} locally ` +
+          'as the stand-in for Event Grid delivery',
+      );
+    }
     await this.#receipts.createIfNotExists();
     this.#loop.start();
   }

@@ -1,5 +1,5 @@
 import type * as pulumi from '@pulumi/pulumi';
-import { appSettingNames, azureEnvironmentName } from './settings';
+import { appSettingNames, azureBlobTriggerSource, azureEnvironmentName } from './settings';
 
 /** Where each service is: names and endpoints only, because every connection authenticates with Entra ID. */
 export interface IdentityConnections {
@@ -14,16 +14,26 @@ export interface IdentityConnections {
   readonly appInsightsConnectionString: pulumi.Input<string>;
 }
 
+/** Operational settings the stack owns, so the deployed values are reviewed with the infrastructure. */
+export interface OperationalSettings {
+  /** `RETRAIN_SCHEDULE`, already validated by the app's loader (see `parseInfraConfig`). */
+  readonly retrainSchedule: string;
+}
+
 export interface AppSetting {
   readonly name: string;
   readonly value: pulumi.Input<string>;
 }
 
 /**
- * The Function App's settings. The runtime (`FUNCTIONS_WORKER_RUNTIME`, Node version) is not among them: Flex
- * Consumption takes it from `functionAppConfig.runtime` and rejects it as an app setting.
+ * The Function App's settings: where each service is, plus the operational settings. The runtime
+ * (`FUNCTIONS_WORKER_RUNTIME`, Node version) is not among them: Flex Consumption takes it from
+ * `functionAppConfig.runtime` and rejects it as an app setting.
  */
-export function identityAppSettings(connections: IdentityConnections): AppSetting[] {
+export function functionAppSettings(
+  connections: IdentityConnections,
+  operations: OperationalSettings,
+): AppSetting[] {
   return [
     { name: appSettingNames.hostStorageAccountName, value: connections.hostStorageAccountName },
     { name: appSettingNames.dataStorageAccountName, value: connections.dataStorageAccountName },
@@ -37,5 +47,8 @@ export function identityAppSettings(connections: IdentityConnections): AppSettin
     { name: appSettingNames.appInsightsConnectionString, value: connections.appInsightsConnectionString },
     // Telemetry is sent with the app's identity because the Application Insights resource refuses key auth.
     { name: appSettingNames.appInsightsAuthentication, value: 'Authorization=AAD' },
+    { name: appSettingNames.retrainSchedule, value: operations.retrainSchedule },
+    // Flex Consumption fires blob triggers only from Event Grid (subscriptions in components/blobEvents.ts).
+    { name: appSettingNames.blobTriggerSource, value: azureBlobTriggerSource },
   ];
 }

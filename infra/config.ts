@@ -1,5 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
+import { ConfigError, DEFAULT_RETRAIN_SCHEDULE, loadRetrainScheduleConfig } from '../shared/config';
 import { namePrefixPattern } from './naming';
+import { defaultPackagePath } from './packaging/defaults';
+import { retrainScheduleSetting } from './settings';
 
 /** Stack configuration, validated once. Keys live in the project namespace (`hs-mlops:<key>`). */
 export interface InfraConfig {
@@ -21,6 +24,33 @@ export interface InfraConfig {
   readonly predictionRetentionDays: number;
   /** Log Analytics retention in days (`logRetentionDays`), 30-730. Default 30 (the free retention). */
   readonly logRetentionDays: number;
+  /**
+   * The app's `RETRAIN_SCHEDULE` (`retrainSchedule`): an NCRONTAB expression, `hh:mm:ss`, or `off`, checked by
+   * the app's own loader. Default: the app's default, `0 0 2 * * 0` (Sundays 02:00 UTC).
+   */
+  readonly retrainSchedule: string;
+  /** Address the alerts e-mail (`alertEmail`). Default: none (the alerts still fire and show in the portal). */
+  readonly alertEmail: string | undefined;
+  /**
+   * Share of API requests answered with 5xx, in percent, above which an alert fires (`alertServerErrorPercent`),
+   * over 0 up to 100. Default 1.
+   */
+  readonly alertServerErrorPercent: number;
+  /** p95 server latency of API requests in ms above which an alert fires (`alertP95LatencyMs`), 1-600000.
+   * Default 1000. */
+  readonly alertP95LatencyMs: number;
+  /** Window each alert evaluates, in minutes (`alertWindowMinutes`): 5, 10, 15, 30, 45 or 60. Default 5. */
+  readonly alertWindowMinutes: 5 | 10 | 15 | 30 | 45 | 60;
+  /**
+   * Fewest API requests in a window for either alert to judge it (`alertMinimumRequests`), 1-100000. Default 10:
+   * one failed request out of two at night is not an incident.
+   */
+  readonly alertMinimumRequests: number;
+  /**
+   * The deployment zip `pulumi up` uploads (`deploymentPackagePath`): absolute, or relative to the project root;
+   * it must exist (`npm run package` writes it). Default `dist-package/hs-mlops.zip`.
+   */
+  readonly deploymentPackagePath: string;
 }
 
 /** Raw string values as Pulumi config returns them; undefined when the key is not set. */
@@ -32,7 +62,17 @@ const defaults = {
   maximumInstanceCount: 40,
   predictionRetentionDays: 1095,
   logRetentionDays: 30,
+  alertServerErrorPercent: 1,
+  alertP95LatencyMs: 1000,
+  alertWindowMinutes: 5,
+  alertMinimumRequests: 10,
 } as const;
+
+/** Window sizes a log alert rule accepts that are also sensible for request alerts. */
+const alertWindows = [5, 10, 15, 30, 45, 60] as const;
+
+/** Deliberately loose: Azure validates the address; this catches a value pasted into the wrong key. */
+const emailPattern = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 function integerIn(raw: string | undefined, fallback: number, min: number, max: number, key: string): number {
   if (raw === undefined) return fallback;
@@ -41,6 +81,53 @@ function integerIn(raw: string | undefined, fallback: number, min: number, max: 
     throw new Error(`config '${key}' must be an integer from ${min} to ${max}, got '${raw}'`);
   }
   return value;
+}
+
+function numberIn(raw: string | undefined, fallback: number, min: number, max: number, key: string): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= min || value > max) {
+    throw new Error(`config '${key}' must be a number above ${min} and at most ${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+function retrainScheduleOf(raw: string | undefined): string {
+  const schedule = raw?.trim() || DEFAULT_RETRAIN_SCHEDULE;
+  try {
+    loadRetrainScheduleConfig({ [retrainScheduleSetting]: schedule });
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      throw new Error(`config 'retrainSchedule': ${error.problems.join('; ')}`, { cause: error });
+    }
+    throw error;
+  }
+  return schedule;
+}
+
+function alertWindowOf(raw: string | undefined): InfraConfig['alertWindowMinutes'] {
+  if (raw === undefined) return defaults.alertWindowMinutes;
+  const window = alertWindows.find((minutes) => String(minutes) === raw.trim());
+  if (window === undefined) {
+    throw new Error(`config 'alertWindowMinutes' must be one of ${alertWindows.join(', ')}, got '${raw}'`);
+  }
+  return window;
+}
+
+function alertEmailOf(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const email = raw.trim();
+  if (!emailPattern.test(email))
+    throw new Error(`config 'alertEmail' must be an e-mail address, got '${raw}'`);
+  return email;
+}
+
+function packagePathOf(raw: string | undefined): string {
+  if (raw === undefined) return defaultPackagePath;
+  const path = raw.trim();
+  if (!path.endsWith('.zip'))
+    throw new Error(`config 'deploymentPackagePath' must name a .zip file, got '${raw}'`);
+  return path;
 }
 
 /**
@@ -98,6 +185,36 @@ export function parseInfraConfig(raw: RawInfraConfig): InfraConfig {
       () => integerIn(raw.logRetentionDays, defaults.logRetentionDays, 30, 730, 'logRetentionDays'),
       defaults.logRetentionDays,
     ),
+    retrainSchedule: attempt(() => retrainScheduleOf(raw.retrainSchedule), DEFAULT_RETRAIN_SCHEDULE),
+    alertEmail: attempt(() => alertEmailOf(raw.alertEmail), undefined),
+    alertServerErrorPercent: attempt(
+      () =>
+        numberIn(
+          raw.alertServerErrorPercent,
+          defaults.alertServerErrorPercent,
+          0,
+          100,
+          'alertServerErrorPercent',
+        ),
+      defaults.alertServerErrorPercent,
+    ),
+    alertP95LatencyMs: attempt(
+      () => integerIn(raw.alertP95LatencyMs, defaults.alertP95LatencyMs, 1, 600_000, 'alertP95LatencyMs'),
+      defaults.alertP95LatencyMs,
+    ),
+    alertWindowMinutes: attempt(() => alertWindowOf(raw.alertWindowMinutes), defaults.alertWindowMinutes),
+    alertMinimumRequests: attempt(
+      () =>
+        integerIn(
+          raw.alertMinimumRequests,
+          defaults.alertMinimumRequests,
+          1,
+          100_000,
+          'alertMinimumRequests',
+        ),
+      defaults.alertMinimumRequests,
+    ),
+    deploymentPackagePath: attempt(() => packagePathOf(raw.deploymentPackagePath), defaultPackagePath),
   };
   if (problems.length > 0) {
     throw new Error(`invalid stack configuration:\n  ${problems.join('\n  ')}`);
@@ -116,5 +233,12 @@ export function readInfraConfig(): InfraConfig {
     maximumInstanceCount: project.get('maximumInstanceCount'),
     predictionRetentionDays: project.get('predictionRetentionDays'),
     logRetentionDays: project.get('logRetentionDays'),
+    retrainSchedule: project.get('retrainSchedule'),
+    alertEmail: project.get('alertEmail'),
+    alertServerErrorPercent: project.get('alertServerErrorPercent'),
+    alertP95LatencyMs: project.get('alertP95LatencyMs'),
+    alertWindowMinutes: project.get('alertWindowMinutes'),
+    alertMinimumRequests: project.get('alertMinimumRequests'),
+    deploymentPackagePath: project.get('deploymentPackagePath'),
   });
 }

@@ -32,6 +32,10 @@ export interface ResourceNames {
   readonly logAnalyticsWorkspace: string;
   readonly appInsights: string;
   readonly durableTaskHub: string;
+  /** Action group the alerts notify; its short name (at most 12 characters) is the prefix. */
+  readonly alertActionGroup: string;
+  readonly serverErrorAlert: string;
+  readonly latencyAlert: string;
 }
 
 /** Lowercase, hyphen-separated form of a stack name for resource group names. */
@@ -70,6 +74,9 @@ export function resourceNames(prefix: string, stack: string, suffix: string): Re
     logAnalyticsWorkspace: `${prefix}-logs-${suffix}`,
     appInsights: `${prefix}-ai-${suffix}`,
     durableTaskHub: prefix,
+    alertActionGroup: `${prefix}-alerts-${suffix}`,
+    serverErrorAlert: `${prefix}-api-5xx-rate-${suffix}`,
+    latencyAlert: `${prefix}-api-p95-latency-${suffix}`,
   };
 }
 

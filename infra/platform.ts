@@ -1,15 +1,20 @@
 import * as resources from '@pulumi/azure-native/resources';
 import * as pulumi from '@pulumi/pulumi';
-import { identityAppSettings } from './appSettings';
+import { functionAppSettings } from './appSettings';
+import { Alerts } from './components/alerts';
+import { BlobEvents } from './components/blobEvents';
 import { Cosmos } from './components/cosmos';
+import { DeploymentPackage, locatePackage } from './components/deploymentPackage';
 import { FunctionAccess } from './components/functionAccess';
 import { FunctionApp } from './components/functionApp';
 import { Messaging } from './components/messaging';
 import { Monitoring } from './components/monitoring';
 import { Storage } from './components/storage';
+import { BLOB_TRIGGERS } from '../shared/platform/blob-triggers';
 import type { InfraConfig } from './config';
 import type { ResourceNames } from './naming';
 import {
+  apiRoutePrefix,
   cosmosContainers,
   cosmosDatabaseName,
   dataBlobContainers,
@@ -34,6 +39,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly resourceGroupName: pulumi.Output<string>;
   public readonly functionAppName: pulumi.Output<string>;
   public readonly functionAppUrl: pulumi.Output<string>;
+  /** `https://<app host>/api`: what API callers prefix every route with. */
+  public readonly apiBaseUrl: pulumi.Output<string>;
   public readonly hostStorageAccountName: pulumi.Output<string>;
   public readonly dataStorageAccountName: pulumi.Output<string>;
   public readonly cosmosEndpoint: pulumi.Output<string>;
@@ -42,6 +49,8 @@ export class Platform extends pulumi.ComponentResource {
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super('hsmlops:infra:Platform', name, {}, opts);
     const { config, names } = args;
+    // Why: first, so a missing zip stops the program before any Azure resource is declared.
+    const packageFile = locatePackage(config.deploymentPackagePath);
 
     // Why: one resource group per stack, so a stack's lifetime and access are managed as a unit.
     const resourceGroup = new resources.ResourceGroup(
@@ -72,6 +81,18 @@ export class Platform extends pulumi.ComponentResource {
         deploymentContainer: deploymentBlobContainer,
       },
       { parent: this },
+    );
+
+    // Why: the app's code; it depends on the Storage component so the deployment container exists first.
+    const deploymentPackage = new DeploymentPackage(
+      `${name}-package`,
+      {
+        resourceGroupName: resourceGroup.name,
+        accountName: storage.hostAccountName,
+        containerName: deploymentBlobContainer,
+        packageFile,
+      },
+      { parent: this, dependsOn: [storage] },
     );
 
     const cosmos = new Cosmos(
@@ -110,28 +131,34 @@ export class Platform extends pulumi.ComponentResource {
         deploymentContainerUrl: storage.deploymentContainerUrl,
         instanceMemoryMB: config.instanceMemoryMB,
         maximumInstanceCount: config.maximumInstanceCount,
-        appSettings: identityAppSettings({
-          hostStorageAccountName: storage.hostAccountName,
-          dataStorageAccountName: storage.dataAccountName,
-          dataBlobServiceUri: storage.dataBlobServiceUri,
-          dataQueueServiceUri: storage.dataQueueServiceUri,
-          cosmosEndpoint: cosmos.endpoint,
-          cosmosDatabaseName,
-          serviceBusFullyQualifiedNamespace: messaging.fullyQualifiedNamespace,
-          durableTaskHub: names.durableTaskHub,
-          appInsightsConnectionString: monitoring.appInsightsConnectionString,
-        }),
+        appSettings: functionAppSettings(
+          {
+            hostStorageAccountName: storage.hostAccountName,
+            dataStorageAccountName: storage.dataAccountName,
+            dataBlobServiceUri: storage.dataBlobServiceUri,
+            dataQueueServiceUri: storage.dataQueueServiceUri,
+            cosmosEndpoint: cosmos.endpoint,
+            cosmosDatabaseName,
+            serviceBusFullyQualifiedNamespace: messaging.fullyQualifiedNamespace,
+            durableTaskHub: names.durableTaskHub,
+            appInsightsConnectionString: monitoring.appInsightsConnectionString,
+          },
+          { retrainSchedule: config.retrainSchedule },
+        ),
       },
-      { parent: this },
+      // Why: a Flex app started before its package exists has nothing to load until the next restart.
+      { parent: this, dependsOn: [deploymentPackage] },
     );
 
-    new FunctionAccess(
+    const functionAccess = new FunctionAccess(
       `${name}-access`,
       {
         principalId: functionApp.principalId,
         subscriptionId: args.subscriptionId,
-        storageAccountIds: { host: storage.hostAccount.id, data: storage.dataAccount.id },
-        serviceBusNamespaceId: messaging.namespaceId,
+        hostStorageAccountId: storage.hostAccount.id,
+        dataStorageAccountId: storage.dataAccount.id,
+        feedbackQueueId: messaging.feedbackQueueId,
+        lifecycleTopicId: messaging.lifecycleTopicId,
         appInsightsId: monitoring.appInsightsId,
         cosmos: {
           resourceGroupName: resourceGroup.name,
@@ -142,9 +169,54 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Why: on Flex Consumption the blob triggers (BLOB_TRIGGER_SOURCE=EventGrid) fire only through these
+    // subscriptions. They read the host's blobs_extension key, so they wait until the code is deployed and the
+    // host can reach its storage, where it keeps its keys.
+    new BlobEvents(
+      `${name}-blob-events`,
+      {
+        ...placement,
+        systemTopicName: pulumi.interpolate`${storage.dataAccountName}-events`,
+        dataStorageAccountId: storage.dataAccount.id,
+        functionAppName: functionApp.appName,
+        functionAppHostName: functionApp.app.defaultHostName,
+        triggers: Object.values(BLOB_TRIGGERS),
+        hostReadyAfter: [functionApp, deploymentPackage, functionAccess],
+        subscriptionId: args.subscriptionId,
+        deadLetter: {
+          resourceGroupName: resourceGroup.name,
+          accountName: storage.hostAccountName,
+          accountId: storage.hostAccount.id,
+        },
+      },
+      { parent: this },
+    );
+
+    new Alerts(
+      `${name}-alerts`,
+      {
+        ...placement,
+        appInsightsId: monitoring.appInsightsId,
+        apiRoutePrefix,
+        actionGroupName: names.alertActionGroup,
+        actionGroupShortName: config.namePrefix,
+        serverErrorRuleName: names.serverErrorAlert,
+        latencyRuleName: names.latencyAlert,
+        email: config.alertEmail,
+        thresholds: {
+          serverErrorPercent: config.alertServerErrorPercent,
+          p95LatencyMs: config.alertP95LatencyMs,
+          windowMinutes: config.alertWindowMinutes,
+          minimumRequests: config.alertMinimumRequests,
+        },
+      },
+      { parent: this },
+    );
+
     this.resourceGroupName = resourceGroup.name;
     this.functionAppName = functionApp.appName;
     this.functionAppUrl = functionApp.url;
+    this.apiBaseUrl = pulumi.interpolate`${functionApp.url}/${apiRoutePrefix}`;
     this.hostStorageAccountName = storage.hostAccountName;
     this.dataStorageAccountName = storage.dataAccountName;
     this.cosmosEndpoint = cosmos.endpoint;
@@ -153,6 +225,7 @@ export class Platform extends pulumi.ComponentResource {
       resourceGroupName: this.resourceGroupName,
       functionAppName: this.functionAppName,
       functionAppUrl: this.functionAppUrl,
+      apiBaseUrl: this.apiBaseUrl,
       hostStorageAccountName: this.hostStorageAccountName,
       dataStorageAccountName: this.dataStorageAccountName,
       cosmosEndpoint: this.cosmosEndpoint,

@@ -9,6 +9,8 @@ export interface StackOutputs {
   readonly resourceGroupName: pulumi.Output<string>;
   readonly functionAppName: pulumi.Output<string>;
   readonly functionAppUrl: pulumi.Output<string>;
+  /** `https://<app host>/api`, e.g. `curl "$(pulumi stack output apiBaseUrl)/health"`. */
+  readonly apiBaseUrl: pulumi.Output<string>;
   readonly hostStorageAccountName: pulumi.Output<string>;
   readonly dataStorageAccountName: pulumi.Output<string>;
   readonly cosmosEndpoint: pulumi.Output<string>;
@@ -33,6 +35,7 @@ export async function main(): Promise<StackOutputs> {
     resourceGroupName: platform.resourceGroupName,
     functionAppName: platform.functionAppName,
     functionAppUrl: platform.functionAppUrl,
+    apiBaseUrl: platform.apiBaseUrl,
     hostStorageAccountName: platform.hostStorageAccountName,
     dataStorageAccountName: platform.dataStorageAccountName,
     cosmosEndpoint: platform.cosmosEndpoint,

@@ -7,6 +7,36 @@ export interface CosmosContainerArgs extends CosmosContainerSpec {
   readonly defaultTtlSeconds?: number;
 }
 
+/** A property name, or a dotted path of them, as Cosmos SQL writes it after the item alias. */
+const propertyPathPattern = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export interface CosmosIndexingPolicy {
+  readonly indexingMode: 'consistent';
+  readonly automatic: true;
+  readonly includedPaths: { path: string }[];
+  readonly excludedPaths: { path: string }[];
+}
+
+/**
+ * Index only the queried properties: `/*` is excluded, each property is included as a scalar path
+ * (`/retraining/startedAt/?`, which serves equality and range filters). `_etag` is listed because Azure adds it
+ * to every policy, and leaving it out would show as a diff on each `pulumi up`.
+ */
+export function indexingPolicyFor(indexedProperties: readonly string[]): CosmosIndexingPolicy {
+  const unique = [...new Set(indexedProperties)];
+  for (const property of unique) {
+    if (!propertyPathPattern.test(property)) {
+      throw new Error(`'${property}' is not a Cosmos property path (letters, digits, _ and dots)`);
+    }
+  }
+  return {
+    indexingMode: cosmosdb.IndexingMode.Consistent,
+    automatic: true,
+    includedPaths: unique.map((property) => ({ path: `/${property.split('.').join('/')}/?` })),
+    excludedPaths: [{ path: '/*' }, { path: '/"_etag"/?' }],
+  };
+}
+
 export interface CosmosArgs {
   readonly resourceGroupName: pulumi.Input<string>;
   readonly location: pulumi.Input<string>;
@@ -83,6 +113,7 @@ export class Cosmos extends pulumi.ComponentResource {
               kind: cosmosdb.PartitionKind.Hash,
               version: 2,
             },
+            indexingPolicy: indexingPolicyFor(container.indexedProperties),
             ...(container.defaultTtlSeconds === undefined ? {} : { defaultTtl: container.defaultTtlSeconds }),
           },
         },

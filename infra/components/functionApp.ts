@@ -9,7 +9,7 @@ export interface FunctionAppArgs {
   readonly appName: string;
   /** Blob container URL the package is deployed to and run from (read with the app's identity). */
   readonly deploymentContainerUrl: pulumi.Input<string>;
-  /** App settings, identity-based connections only (see `identityAppSettings`). */
+  /** App settings: identity-based connections and operational values, no secrets (`functionAppSettings`). */
   readonly appSettings: readonly AppSetting[];
   /** Memory per instance in MB: 2048 or 4096. */
   readonly instanceMemoryMB: 2048 | 4096;

@@ -19,6 +19,10 @@ export interface MessagingArgs {
 export class Messaging extends pulumi.ComponentResource {
   public readonly namespace: servicebus.Namespace;
   public readonly namespaceId: pulumi.Output<string>;
+  /** Resource id of the feedback queue: the scope of the app's receive grant. */
+  public readonly feedbackQueueId: pulumi.Output<string>;
+  /** Resource id of the lifecycle topic: the scope of the app's send grant. */
+  public readonly lifecycleTopicId: pulumi.Output<string>;
   /** `<namespace>.servicebus.windows.net`, the value of `ServiceBus__fullyQualifiedNamespace`. */
   public readonly fullyQualifiedNamespace: pulumi.Output<string>;
 
@@ -41,7 +45,7 @@ export class Messaging extends pulumi.ComponentResource {
     );
 
     // Why: feedback must survive a failing handler; after 10 tries it waits in the dead-letter queue for a human.
-    new servicebus.Queue(
+    const feedbackQueue = new servicebus.Queue(
       `${name}-${args.feedbackQueueName}`,
       {
         namespaceName: this.namespace.name,
@@ -84,9 +88,13 @@ export class Messaging extends pulumi.ComponentResource {
     );
 
     this.namespaceId = this.namespace.id;
+    this.feedbackQueueId = feedbackQueue.id;
+    this.lifecycleTopicId = topic.id;
     this.fullyQualifiedNamespace = this.namespace.serviceBusEndpoint.apply(hostOfEndpoint);
     this.registerOutputs({
       namespaceId: this.namespaceId,
+      feedbackQueueId: this.feedbackQueueId,
+      lifecycleTopicId: this.lifecycleTopicId,
       fullyQualifiedNamespace: this.fullyQualifiedNamespace,
     });
   }

@@ -1,4 +1,6 @@
 import { parseInfraConfig } from '../../../infra/config';
+import { defaultPackagePath } from '../../../infra/packaging/defaults';
+import { DEFAULT_RETRAIN_SCHEDULE } from '../../../shared/config';
 
 describe('parseInfraConfig', () => {
   it('applies the documented defaults', () => {
@@ -9,6 +11,13 @@ describe('parseInfraConfig', () => {
       maximumInstanceCount: 40,
       predictionRetentionDays: 1095,
       logRetentionDays: 30,
+      retrainSchedule: DEFAULT_RETRAIN_SCHEDULE,
+      alertEmail: undefined,
+      alertServerErrorPercent: 1,
+      alertP95LatencyMs: 1000,
+      alertWindowMinutes: 5,
+      alertMinimumRequests: 10,
+      deploymentPackagePath: defaultPackagePath,
     });
   });
 
@@ -38,6 +47,45 @@ describe('parseInfraConfig', () => {
     expect(() => parseInfraConfig({ location: 'westeurope', instanceMemoryMB: '512' })).toThrow(
       /instanceMemoryMB/,
     );
+  });
+
+  it('accepts alert thresholds, an alert e-mail and a retraining schedule', () => {
+    expect(
+      parseInfraConfig({
+        location: 'westeurope',
+        alertEmail: ' ops@example.com ',
+        alertServerErrorPercent: '0.5',
+        alertP95LatencyMs: '800',
+        alertWindowMinutes: '15',
+        alertMinimumRequests: '50',
+        retrainSchedule: 'off',
+      }),
+    ).toMatchObject({
+      alertEmail: 'ops@example.com',
+      alertServerErrorPercent: 0.5,
+      alertP95LatencyMs: 800,
+      alertWindowMinutes: 15,
+      alertMinimumRequests: 50,
+      retrainSchedule: 'off',
+    });
+    expect(
+      parseInfraConfig({ location: 'westeurope', retrainSchedule: '0 30 3 * * *' }).retrainSchedule,
+    ).toBe('0 30 3 * * *');
+  });
+
+  it.each([
+    ['alertServerErrorPercent', '0', /alertServerErrorPercent' must be a number above 0 and at most 100/],
+    ['alertServerErrorPercent', '101', /alertServerErrorPercent/],
+    ['alertServerErrorPercent', '', /alertServerErrorPercent/],
+    ['alertP95LatencyMs', '0', /alertP95LatencyMs/],
+    ['alertP95LatencyMs', '250.5', /alertP95LatencyMs/],
+    ['alertWindowMinutes', '7', /alertWindowMinutes' must be one of 5, 10, 15, 30, 45, 60/],
+    ['alertMinimumRequests', '0', /alertMinimumRequests/],
+    ['alertEmail', 'ops at example', /alertEmail' must be an e-mail address/],
+    // The app's own loader decides, so infra and app agree on what a schedule is.
+    ['retrainSchedule', 'weekly', /retrainSchedule': RETRAIN_SCHEDULE: 'weekly' is not an NCRONTAB/],
+  ] as const)('rejects %s = %j', (key, value, message) => {
+    expect(() => parseInfraConfig({ location: 'westeurope', [key]: value })).toThrow(message);
   });
 
   it('names every problem at once', () => {

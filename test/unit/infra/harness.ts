@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks';
+import { blobsExtensionKeyName } from '../../../infra/components/blobEvents';
 import { main, type StackOutputs } from '../../../infra/program';
 
 /**
@@ -11,8 +15,12 @@ export const testProject = 'hs-mlops';
 export const testStack = 'unit';
 export const testSubscriptionId = '0b1f6471-1bf0-4dda-aec3-111122223333';
 export const testTenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-/** The managed identity the mocked Function App reports; every role assignment must name it. */
+/** The managed identity the mocked Function App reports; every role assignment for the app must name it. */
 export const testPrincipalId = '9a7c4f1e-5d3b-4e2a-8c6f-0123456789ab';
+/** The managed identity the mocked Event Grid system topic reports (it writes dead letters). */
+export const testEventGridPrincipalId = '3c1d2e4f-6a7b-4c8d-9e0f-abcdef012345';
+/** The `blobs_extension` system key the mocked Function App host reports. */
+export const testBlobsExtensionKey = 'blobs-key/with+chars==';
 
 export interface RecordedResource {
   readonly type: string;
@@ -26,8 +34,17 @@ export interface RecordedResource {
   readonly urn: string;
 }
 
+/** A provider function the program invoked (`call` in the mocks), with its arguments. */
+export interface RecordedCall {
+  readonly token: string;
+  readonly inputs: Record<string, any>;
+  /** `type name` of every resource registered before the call: what an invoke's `dependsOn` waited for. */
+  readonly registeredBefore: readonly string[];
+}
+
 export interface StackRun {
   readonly resources: readonly RecordedResource[];
+  readonly calls: readonly RecordedCall[];
   readonly outputs: { readonly [K in keyof StackOutputs]: string };
 }
 
@@ -50,6 +67,10 @@ const physicalNameKey: Readonly<Record<string, string>> = {
   'azure-native:operationalinsights:Workspace': 'workspaceName',
   'azure-native:applicationinsights:Component': 'resourceName',
   'azure-native:authorization:RoleAssignment': 'roleAssignmentName',
+  'azure-native:monitor:ActionGroup': 'actionGroupName',
+  'azure-native:monitor:ScheduledQueryRule': 'ruleName',
+  'azure-native:eventgrid:SystemTopic': 'systemTopicName',
+  'azure-native:eventgrid:SystemTopicEventSubscription': 'eventSubscriptionName',
 };
 
 function physicalNameOf(type: string, name: string, inputs: Record<string, any>): string {
@@ -77,6 +98,10 @@ function computedState(type: string, physicalName: string, inputs: Record<string
       return {
         defaultHostName: `${physicalName}.azurewebsites.net`,
         identity: { ...inputs.identity, principalId: testPrincipalId, tenantId: testTenantId },
+      };
+    case 'azure-native:eventgrid:SystemTopic':
+      return {
+        identity: { ...inputs.identity, principalId: testEventGridPrincipalId, tenantId: testTenantId },
       };
     case 'azure-native:applicationinsights:Component':
       return {
@@ -114,6 +139,7 @@ async function waitForRegistrations(): Promise<void> {
 /** Runs the stack program once with the given project config (`key` means `hs-mlops:key`). */
 export async function runStack(projectConfig: Record<string, string> = {}): Promise<StackRun> {
   const recorded: Omit<RecordedResource, 'urn'>[] = [];
+  const calls: RecordedCall[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -127,12 +153,24 @@ export async function runStack(projectConfig: Record<string, string> = {}): Prom
         };
       },
       call(args) {
+        calls.push({
+          token: args.token,
+          inputs: args.inputs as Record<string, any>,
+          registeredBefore: recorded.map((resource) => `${resource.type} ${resource.name}`),
+        });
         if (args.token === 'azure-native:authorization:getClientConfig') {
           return {
             subscriptionId: testSubscriptionId,
             tenantId: testTenantId,
             clientId: 'deployer',
             objectId: 'deployer',
+          };
+        }
+        if (args.token === 'azure-native:web:listWebAppHostKeys') {
+          return {
+            masterKey: 'master-key',
+            functionKeys: { default: 'function-key' },
+            systemKeys: { [blobsExtensionKeyName]: testBlobsExtensionKey },
           };
         }
         throw new Error(`unexpected provider call ${args.token}`);
@@ -142,7 +180,13 @@ export async function runStack(projectConfig: Record<string, string> = {}): Prom
     testStack,
     false,
   );
-  const config: Record<string, string> = { 'azure-native:location': 'westeurope' };
+  // The program refuses to deploy without a zip; a fresh clone has none, so each run gets a stand-in file.
+  const standInPackage = join(mkdtempSync(join(tmpdir(), 'stack-package-')), 'hs-mlops.zip');
+  writeFileSync(standInPackage, 'stand-in deployment zip');
+  const config: Record<string, string> = {
+    'azure-native:location': 'westeurope',
+    [`${testProject}:deploymentPackagePath`]: standInPackage,
+  };
   for (const [key, value] of Object.entries(projectConfig)) config[`${testProject}:${key}`] = value;
   pulumi.runtime.setAllConfig(config);
 
@@ -164,7 +208,7 @@ export async function runStack(projectConfig: Record<string, string> = {}): Prom
     if (urn === undefined) throw new Error(`no URN recorded for ${resource.type} ${resource.name}`);
     return { ...resource, urn };
   });
-  return { resources, outputs };
+  return { resources, calls, outputs };
 }
 
 /** Resources of one type; fails when there are none, so a filter typo cannot make a test vacuous. */

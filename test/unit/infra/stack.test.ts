@@ -1,7 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_RETRAIN_SCHEDULE } from '../../../shared/config';
 import { BLOB_CONTAINERS, COSMOS_CONTAINERS } from '../../../shared/platform/resources';
 import { builtInRoleIds, cosmosBuiltInDataContributorId } from '../../../infra/roles';
 import { appSettingNames, deploymentBlobContainer, serviceBusEntities } from '../../../infra/settings';
-import { named, ofType, runStack, testPrincipalId, testSubscriptionId, type StackRun } from './harness';
+import {
+  named,
+  ofType,
+  runStack,
+  testEventGridPrincipalId,
+  testPrincipalId,
+  testSubscriptionId,
+  type StackRun,
+} from './harness';
 
 let run: StackRun;
 
@@ -46,7 +57,10 @@ describe('component structure', () => {
       (resource) => resource.type.startsWith('hsmlops:infra:') && resource.type !== 'hsmlops:infra:Platform',
     );
     expect(components.map((component) => component.type).sort()).toEqual([
+      'hsmlops:infra:Alerts',
+      'hsmlops:infra:BlobEvents',
       'hsmlops:infra:Cosmos',
+      'hsmlops:infra:DeploymentPackage',
       'hsmlops:infra:FunctionAccess',
       'hsmlops:infra:FunctionApp',
       'hsmlops:infra:Messaging',
@@ -69,7 +83,9 @@ describe('component structure', () => {
       ) {
         expect(resource.inputs.resourceGroupName).toBe(group[0]!.physicalName);
       }
-      if ('location' in resource.inputs) expect(resource.inputs.location).toBe('westeurope');
+      // Action groups are global resources; everything else lives in the stack's region.
+      const region = resource.type === 'azure-native:monitor:ActionGroup' ? 'Global' : 'westeurope';
+      if ('location' in resource.inputs) expect(resource.inputs.location).toBe(region);
     }
   });
 });
@@ -83,6 +99,8 @@ describe('no keys or connection strings', () => {
     /StorageAccountConnectionString/i,
     /\bsig=/i,
     /listKeys|listConnectionStrings/i,
+    /Password/i,
+    /client_?secret/i,
   ];
 
   it('has no credential material in any input of any resource', () => {
@@ -142,6 +160,7 @@ describe('function app settings', () => {
     expect(settings.get('HS_ENV')).toBe('azure');
     expect(settings.get('DURABLE_TASK_HUB')).toMatch(/^[A-Za-z][A-Za-z0-9]{2,44}$/);
     expect(settings.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toMatch(/^InstrumentationKey=/);
+    expect(settings.get('RETRAIN_SCHEDULE')).toBe(DEFAULT_RETRAIN_SCHEDULE);
   });
 
   it('leaves out the settings Flex Consumption rejects (runtime comes from functionAppConfig)', () => {
@@ -233,6 +252,7 @@ describe('storage accounts', () => {
     expect(properties!.inputs.accountName).toBe(run.outputs.dataStorageAccountName);
     expect(properties!.inputs.isVersioningEnabled).toBe(true);
     expect(properties!.inputs.deleteRetentionPolicy).toEqual({ enabled: true, days: 30 });
+    expect(properties!.inputs.containerDeleteRetentionPolicy).toEqual({ enabled: true, days: 30 });
   });
 });
 
@@ -247,6 +267,35 @@ describe('Cosmos DB', () => {
       capabilities: [{ name: 'EnableServerless' }],
     });
     expect(account!.inputs.locations).toHaveLength(1);
+  });
+
+  it('keeps continuous (point-in-time) backup', () => {
+    const [account] = ofType(run, 'cosmosdb:DatabaseAccount');
+    expect(account!.inputs.backupPolicy).toEqual({
+      type: 'Continuous',
+      continuousModeProperties: { tier: 'Continuous7Days' },
+    });
+  });
+
+  it('indexes only what the queries filter on, leaving prediction payloads out of the index', () => {
+    const policies = Object.fromEntries(
+      ofType(run, 'cosmosdb:SqlResourceSqlContainer').map((c) => [
+        c.physicalName,
+        c.inputs.resource.indexingPolicy,
+      ]),
+    );
+    for (const policy of Object.values(policies)) {
+      expect(policy.indexingMode).toBe('consistent');
+      expect(policy.excludedPaths).toEqual([{ path: '/*' }, { path: '/"_etag"/?' }]);
+    }
+    expect(policies.predictions.includedPaths).toEqual([{ path: '/createdAt/?' }]);
+    expect(policies.feedback.includedPaths).toEqual([{ path: '/servedAt/?' }]);
+    expect(policies.alerts.includedPaths).toEqual([
+      { path: '/createdAt/?' },
+      { path: '/retraining/action/?' },
+      { path: '/retraining/startedAt/?' },
+    ]);
+    expect(policies.datasets.includedPaths).toEqual([]);
   });
 
   it('creates database hsmlops with every container and its partition key', () => {
@@ -324,25 +373,69 @@ describe('monitoring', () => {
   });
 });
 
+describe('alerts', () => {
+  it('alerts on the API 5xx rate and p95 latency over 5 minutes, through one action group', () => {
+    const [group] = ofType(run, 'monitor:ActionGroup');
+    expect(group!.inputs.enabled).toBe(true);
+    // No alertEmail in this stack's config: the group exists without receivers.
+    expect(group!.inputs.emailReceivers).toEqual([]);
+    const insights = ofType(run, 'applicationinsights:Component')[0]!.id;
+    const rules = ofType(run, 'monitor:ScheduledQueryRule');
+    expect(rules).toHaveLength(2);
+    const byColumn = new Map(rules.map((r) => [r.inputs.criteria.allOf[0].metricMeasureColumn as string, r]));
+    const expectations = [
+      {
+        column: 'serverErrorPercent',
+        threshold: 1,
+        severity: 1,
+        measure: /countif\(toint\(resultCode\) >= 500\)/,
+      },
+      { column: 'p95DurationMs', threshold: 1000, severity: 2, measure: /percentile\(duration, 95\)/ },
+    ];
+    for (const { column, threshold, severity, measure } of expectations) {
+      const rule = byColumn.get(column);
+      expect(rule).toBeDefined();
+      expect(rule!.inputs).toMatchObject({
+        kind: 'LogAlert',
+        enabled: true,
+        severity,
+        scopes: [insights],
+        evaluationFrequency: 'PT5M',
+        windowSize: 'PT5M',
+        autoMitigate: true,
+        actions: { actionGroups: [group!.id] },
+      });
+      const [condition] = rule!.inputs.criteria.allOf;
+      expect(condition).toMatchObject({ operator: 'GreaterThan', threshold, timeAggregation: 'Maximum' });
+      expect(condition.query).toMatch(measure);
+      expect(condition.query).toContain('startswith "/api/"');
+      expect(condition.query).toContain('where total >= 10');
+    }
+  });
+});
+
 describe('role assignments', () => {
   const roleDefinition = (roleId: string): string =>
     `/subscriptions/${testSubscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`;
 
-  it('grants exactly the data roles the app needs, on the right scopes, to the app identity', () => {
-    const assignments = ofType(run, 'authorization:RoleAssignment');
+  it('grants exactly the roles the app needs, each scoped to its resource, to the app identity only', () => {
+    // The Event Grid topic's own dead-letter grant is checked in blobEvents.test.ts.
+    const assignments = ofType(run, 'authorization:RoleAssignment').filter(
+      (a) => a.inputs.principalId !== testEventGridPrincipalId,
+    );
     const host = idOf('storage:StorageAccount', run.outputs.hostStorageAccountName);
     const data = idOf('storage:StorageAccount', run.outputs.dataStorageAccountName);
-    const bus = ofType(run, 'servicebus:Namespace')[0]!.id;
+    const feedbackQueue = idOf('servicebus:Queue', serviceBusEntities.feedbackQueue);
+    const lifecycleTopic = idOf('servicebus:Topic', serviceBusEntities.lifecycleTopic);
     const insights = ofType(run, 'applicationinsights:Component')[0]!.id;
-    const storageRoles = [
-      builtInRoleIds.storageBlobDataOwner,
-      builtInRoleIds.storageQueueDataContributor,
-      builtInRoleIds.storageTableDataContributor,
-    ];
     const expected = [
-      ...storageRoles.map((role) => `${host} ${roleDefinition(role)}`),
-      ...storageRoles.map((role) => `${data} ${roleDefinition(role)}`),
-      `${bus} ${roleDefinition(builtInRoleIds.serviceBusDataOwner)}`,
+      `${host} ${roleDefinition(builtInRoleIds.storageBlobDataOwner)}`,
+      `${host} ${roleDefinition(builtInRoleIds.storageQueueDataContributor)}`,
+      `${host} ${roleDefinition(builtInRoleIds.storageTableDataContributor)}`,
+      `${data} ${roleDefinition(builtInRoleIds.storageBlobDataOwner)}`,
+      `${data} ${roleDefinition(builtInRoleIds.storageQueueDataContributor)}`,
+      `${feedbackQueue} ${roleDefinition(builtInRoleIds.serviceBusDataOwner)}`,
+      `${lifecycleTopic} ${roleDefinition(builtInRoleIds.serviceBusDataSender)}`,
       `${insights} ${roleDefinition(builtInRoleIds.monitoringMetricsPublisher)}`,
     ];
     expect(assignments.map((a) => `${a.inputs.scope} ${a.inputs.roleDefinitionId}`).sort()).toEqual(
@@ -354,12 +447,30 @@ describe('role assignments', () => {
     }
   });
 
+  it('keeps table rights and every namespace-wide Service Bus right away from the app', () => {
+    const assignments = ofType(run, 'authorization:RoleAssignment');
+    const data = idOf('storage:StorageAccount', run.outputs.dataStorageAccountName);
+    const namespace = ofType(run, 'servicebus:Namespace')[0]!.id;
+    const tableRole = roleDefinition(builtInRoleIds.storageTableDataContributor);
+    expect(
+      assignments.filter((a) => a.inputs.scope === data && a.inputs.roleDefinitionId === tableRole),
+    ).toEqual([]);
+    expect(assignments.filter((a) => a.inputs.scope === namespace)).toEqual([]);
+    const subscription = `/subscriptions/${testSubscriptionId}`;
+    const group = ofType(run, 'resources:ResourceGroup')[0]!.id;
+    expect(assignments.filter((a) => a.inputs.scope === subscription || a.inputs.scope === group)).toEqual(
+      [],
+    );
+  });
+
   it('uses the well-known built-in role GUIDs', () => {
     expect(builtInRoleIds).toEqual({
       storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+      storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
       storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
       storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
       serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419',
+      serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
       monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
     });
   });
@@ -387,9 +498,16 @@ describe('role assignments', () => {
 });
 
 describe('stack outputs', () => {
-  it('publishes the app URL, account names, Cosmos endpoint and Service Bus namespace', () => {
+  it('publishes the API base URL, app URL, account names, Cosmos endpoint and Service Bus namespace', () => {
     const [app] = ofType(run, 'web:WebApp');
     expect(run.outputs.functionAppUrl).toBe(`https://${app!.physicalName}.azurewebsites.net`);
+    // The route prefix comes from host.json, which the Functions host reads; the output must agree with it.
+    const hostJson = JSON.parse(readFileSync(join(__dirname, '../../../host.json'), 'utf8')) as {
+      extensions: { http: { routePrefix: string } };
+    };
+    expect(run.outputs.apiBaseUrl).toBe(
+      `https://${app!.physicalName}.azurewebsites.net/${hostJson.extensions.http.routePrefix}`,
+    );
     expect(run.outputs.functionAppName).toBe(app!.physicalName);
     expect(run.outputs.hostStorageAccountName).toMatch(/^hsmlopshost[0-9a-f]{8}$/);
     expect(run.outputs.dataStorageAccountName).toMatch(/^hsmlopsdata[0-9a-f]{8}$/);

@@ -10,6 +10,12 @@ describe('stack configuration reaches the resources', () => {
       maximumInstanceCount: '100',
       predictionRetentionDays: '30',
       logRetentionDays: '90',
+      retrainSchedule: 'off',
+      alertEmail: 'ml-ops@example.com',
+      alertServerErrorPercent: '2.5',
+      alertP95LatencyMs: '750',
+      alertWindowMinutes: '60',
+      alertMinimumRequests: '100',
     });
   });
 
@@ -31,6 +37,27 @@ describe('stack configuration reaches the resources', () => {
     expect(ofType(run, 'operationalinsights:Workspace')[0]!.inputs.retentionInDays).toBe(90);
     expect(run.outputs.hostStorageAccountName).toMatch(/^hscodeshost[0-9a-f]{8}$/);
     expect(run.outputs.functionAppName).toMatch(/^hscodes-func-[0-9a-f]{8}$/);
+  });
+
+  it('sets the configured retraining schedule', () => {
+    const [app] = ofType(run, 'web:WebApp');
+    const settings = app!.inputs.siteConfig.appSettings as { name: string; value: string }[];
+    expect(settings.find((setting) => setting.name === 'RETRAIN_SCHEDULE')?.value).toBe('off');
+  });
+
+  it('e-mails the configured address and applies the alert thresholds and window', () => {
+    const [group] = ofType(run, 'monitor:ActionGroup');
+    expect(group!.inputs.emailReceivers).toEqual([
+      { name: 'operators', emailAddress: 'ml-ops@example.com', useCommonAlertSchema: true },
+    ]);
+    expect(group!.inputs.groupShortName).toBe('hscodes');
+    const conditions = ofType(run, 'monitor:ScheduledQueryRule').map((rule): [string, number] => {
+      expect(rule.inputs.windowSize).toBe('PT1H');
+      const [condition] = rule.inputs.criteria.allOf;
+      expect(condition.query).toContain('where total >= 100');
+      return [String(condition.metricMeasureColumn), Number(condition.threshold)];
+    });
+    expect(Object.fromEntries(conditions)).toEqual({ serverErrorPercent: 2.5, p95DurationMs: 750 });
   });
 });
 

@@ -29,7 +29,7 @@ import { classifyBatch } from '../shared/inference/classify';
 import { loadServingModel } from '../shared/inference/model';
 import { folderPackageFiles, readModelPackage } from '../shared/model-package/package';
 import { findProjectRoot } from '../shared/project';
-import { ARCH_DEFAULTS, DEFAULT_EPOCHS, type Architecture } from '../training/pipeline/spec';
+import { ARCH_DEFAULTS, DEFAULT_EPOCHS, DEFAULT_REFIT, type Architecture } from '../training/pipeline/spec';
 
 const ROOT = findProjectRoot();
 /**
@@ -43,7 +43,8 @@ function rowName(arch: string, epochs: string | undefined): string {
   const settings = Object.entries(ARCH_DEFAULTS[BEST_ARCH])
     .map(([name, value]) => `${name} ${String(value)}`)
     .join(', ');
-  return `**${arch}: project best** (${settings}, ${epochs ?? DEFAULT_EPOCHS[BEST_ARCH]} epochs)`;
+  const refit = DEFAULT_REFIT[BEST_ARCH] ? ', refit on training + validation' : '';
+  return `**${arch}: project best** (${settings}, ${epochs ?? DEFAULT_EPOCHS[BEST_ARCH]} epochs${refit})`;
 }
 const TEAM_BENCH = resolve(ROOT, '..', 'shared', 'bench');
 

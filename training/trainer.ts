@@ -227,9 +227,11 @@ export async function train<Input extends Sized>(
         elapsedSeconds: elapsedBefore + (Date.now() - started) / 1000,
       };
       history.push(progress);
-      const improved = !validationSet || validationAccuracy > bestAccuracy;
-      if (improved) {
-        bestAccuracy = validationSet ? validationAccuracy : bestAccuracy;
+      if (!validationSet) {
+        // Without validation the last epoch is the result: nothing to keep aside.
+        bestEpoch = epoch;
+      } else if (validationAccuracy > bestAccuracy) {
+        bestAccuracy = validationAccuracy;
         bestEpoch = epoch;
         if (bestPath)
           await saveCheckpoint(bestPath, parameters, {

@@ -2,9 +2,11 @@
  * Trains one model package from a labelled CSV:
  *   npm run train -- --data FILE.csv --arch textcnn --out DIR [--tune N] [--seed S] [--epochs E]
  *     [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F]
+ *     [--refit on|off]
  * Writes DIR/manifest.json, DIR/model.onnx, DIR/monitoring-reference.json, DIR/evaluation.json and DIR/report.md.
  * With --tune N, N TPE trials (scored on validation accuracy, never on test) run one after another and the best
- * trial's package is written. Progress goes to stderr, the summary (JSON) to stdout.
+ * trial's package is written; trials skip the refit (`--refit`, default per architecture), which then runs once
+ * for the best trial's settings. Progress goes to stderr, the summary (JSON) to stdout.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -29,11 +31,13 @@ interface Arguments {
   buckets: number | undefined;
   testFraction: number | undefined;
   validationFraction: number | undefined;
+  refit: boolean | undefined;
 }
 
 const USAGE =
   'usage: npm run train -- --data FILE.csv --arch linear|bag|dnn|textcnn|gru --out DIR [--tune N] [--seed S] ' +
-  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F]';
+  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F] ' +
+  '[--refit on|off]';
 
 export function parseArguments(argv: readonly string[]): Arguments {
   const values = new Map<string, string>();
@@ -54,6 +58,7 @@ export function parseArguments(argv: readonly string[]): Arguments {
     'buckets',
     'test-fraction',
     'validation-fraction',
+    'refit',
   ]);
   for (const name of values.keys())
     if (!known.has(name)) throw new Error(`${USAGE}\n(unknown option --${name})`);
@@ -81,6 +86,10 @@ export function parseArguments(argv: readonly string[]): Arguments {
   if (balance !== undefined && balance !== 'none' && balance !== 'upsample' && balance !== 'class-weights') {
     throw new Error(`${USAGE}\n(unknown balance '${balance}')`);
   }
+  const refit = values.get('refit');
+  if (refit !== undefined && refit !== 'on' && refit !== 'off') {
+    throw new Error(`${USAGE}\n(--refit must be on or off, got '${refit}')`);
+  }
   return {
     data,
     out,
@@ -92,6 +101,7 @@ export function parseArguments(argv: readonly string[]): Arguments {
     buckets: integer('buckets', undefined, 2),
     testFraction: fraction('test-fraction'),
     validationFraction: fraction('validation-fraction'),
+    refit: refit === undefined ? undefined : refit === 'on',
   };
 }
 
@@ -120,6 +130,7 @@ async function main(): Promise<void> {
     ...(args.buckets === undefined ? {} : { encoder: { buckets: args.buckets } }),
     ...(args.testFraction === undefined ? {} : { testFraction: args.testFraction }),
     ...(args.validationFraction === undefined ? {} : { validationFraction: args.validationFraction }),
+    ...(args.refit === undefined ? {} : { refit: args.refit }),
   });
   const modelVersion = `${args.arch}-${contentHash.slice(0, 12)}-s${args.seed}`;
   const createdAt = new Date().toISOString();
@@ -146,7 +157,12 @@ async function main(): Promise<void> {
       { space: SEARCH_SPACES[args.arch], budget: args.tune, seed: args.seed },
       async (trial) => {
         const result = await trainOne(
-          { ...base, seed: trial.seed, hyperParameters: { ...base.hyperParameters, ...trial.params } },
+          {
+            ...base,
+            seed: trial.seed,
+            hyperParameters: { ...base.hyperParameters, ...trial.params },
+            refit: false,
+          },
           `trial ${trial.id + 1}/${args.tune} ${JSON.stringify(trial.params)}`,
         );
         results.set(trial.id, result);
@@ -158,6 +174,13 @@ async function main(): Promise<void> {
     if (outcome.best === undefined) throw new Error('every tuning trial failed');
     best = results.get(outcome.best.trial.id)!;
     log(`best trial ${outcome.best.trial.id + 1}: ${JSON.stringify(outcome.best.trial.params)}`);
+    if (base.refit) {
+      const { trial } = outcome.best;
+      best = await trainOne(
+        { ...base, seed: trial.seed, hyperParameters: { ...base.hyperParameters, ...trial.params } },
+        `best trial ${trial.id + 1}, refitted`,
+      );
+    }
   } else {
     best = await trainOne(base, args.arch);
   }

@@ -11,7 +11,7 @@ import type { ModelManifest } from '../../shared/model-package';
 import { serveWorkerTask } from '../../shared/pipelines/worker-thread';
 import { readLabelledCsv } from '../data/labelled-csv';
 import type { TrainingProgress } from '../trainer';
-import { trainCandidate, type DatasetIdentity } from './candidate';
+import { refitCheckpointPath, trainCandidate, type DatasetIdentity } from './candidate';
 import type { CandidateSpec } from './spec';
 
 export interface CandidateWorkerInput {
@@ -22,7 +22,8 @@ export interface CandidateWorkerInput {
   readonly codeVersion: string;
   /** The dataset's rows.csv. */
   readonly csv: Uint8Array;
-  /** Trainer checkpoint file; `<path>.best` beside it. An existing one is resumed. */
+  /** Trainer checkpoint file; `<path>.best` and the refit phase's `<path>.refit` beside it. Existing ones are
+   * resumed. */
   readonly checkpointPath: string;
 }
 
@@ -49,7 +50,8 @@ serveWorkerTask<CandidateWorkerInput, CandidateWorkerProgress, CandidateWorkerRe
   post({ kind: 'stage', stage: 'reading' });
   const data = await readLabelledCsv(Readable.from([Buffer.from(input.csv)]), nomenclature);
   mkdirSync(dirname(input.checkpointPath), { recursive: true });
-  const checkpointFiles = [input.checkpointPath, `${input.checkpointPath}.best`];
+  const firstPhaseFiles = [input.checkpointPath, `${input.checkpointPath}.best`];
+  const refitFile = refitCheckpointPath(input.checkpointPath);
   const result = await trainCandidate(
     data,
     input.spec,
@@ -65,7 +67,8 @@ serveWorkerTask<CandidateWorkerInput, CandidateWorkerProgress, CandidateWorkerRe
       onStage: (stage) => post({ kind: 'stage', stage }),
       // Read right away: the next epoch overwrites the files while the caller is still uploading these.
       onEpoch: (progress) => {
-        const checkpoints = checkpointFiles
+        // Once the refit phase has begun the first phase's files no longer change: only its own is posted.
+        const checkpoints = (existsSync(refitFile) ? [refitFile] : firstPhaseFiles)
           .filter((file) => existsSync(file))
           // A copy owns its ArrayBuffer, so moving it cannot detach Node's shared pool of small buffers.
           .map((file) => ({ name: basename(file), bytes: new Uint8Array(readFileSync(file)) }));

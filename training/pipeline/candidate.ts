@@ -295,6 +295,28 @@ function prepare(
   };
 }
 
+/** Checkpoint file of the refit phase, beside the first phase's (`<path>.refit`). */
+export function refitCheckpointPath(checkpointPath: string): string {
+  return `${checkpointPath}.refit`;
+}
+
+/** The training rows after the spec's class-imbalance remedy: up-sampled rows, or per-class loss weights. */
+function balancedRows(
+  spec: CandidateSpec,
+  data: CandidateData,
+  classes: number,
+  rows: Int32Array,
+): { rows: Int32Array; weights: Float32Array | null } {
+  if (spec.balance === 'upsample')
+    return {
+      rows: upsampleMinorityClasses(data.labels, { minCount: 3, maxMultiplier: 3, seed: spec.seed }, rows),
+      weights: null,
+    };
+  if (spec.balance === 'class-weights')
+    return { rows, weights: classWeights(data.labels, classes, {}, rows) };
+  return { rows, weights: null };
+}
+
 /** Calibrated heading confidence (sum over the top class's heading) and whether that heading is right. */
 function headingScores(
   probabilities: Float32Array,
@@ -337,39 +359,55 @@ export async function trainCandidate(
   stage('encoding');
   const encoder = learnedEncoder(spec, params, data, split.train);
   const prepared = prepare(spec, params, encoder, data, classes, split.train);
-  let trainRows = split.train;
-  let weights: Float32Array | null = null;
-  if (spec.balance === 'upsample') {
-    trainRows = upsampleMinorityClasses(
-      data.labels,
-      { minCount: 3, maxMultiplier: 3, seed: spec.seed },
-      split.train,
-    );
-  } else if (spec.balance === 'class-weights') {
-    weights = classWeights(data.labels, classes, {}, split.train);
-  }
+  const balanced = balancedRows(spec, data, classes, split.train);
   stage('training');
   const trained = await train(
     prepared.model,
-    prepared.examples(trainRows),
+    prepared.examples(balanced.rows),
     prepared.examples(split.validation),
     {
       ...prepared.trainer,
       epochs: spec.epochs,
       seed: spec.seed,
-      classWeights: weights,
+      classWeights: balanced.weights,
       checkpointPath: options.checkpointPath ?? null,
     },
     hooks.onEpoch,
   );
 
+  // The model that ships: the validated one, or the same recipe refitted on training + validation.
+  let final = { encoder, prepared, trainRows: split.train };
+  if (spec.refit) {
+    stage('refitting');
+    const refitRows = Int32Array.from([...split.train, ...split.validation]);
+    const refitEncoder = learnedEncoder(spec, params, data, refitRows);
+    const refitPrepared = prepare(spec, params, refitEncoder, data, classes, refitRows);
+    const refitBalanced = balancedRows(spec, data, classes, refitRows);
+    await train(
+      refitPrepared.model,
+      refitPrepared.examples(refitBalanced.rows),
+      null,
+      {
+        ...refitPrepared.trainer,
+        epochs: trained.bestEpoch,
+        seed: spec.seed,
+        classWeights: refitBalanced.weights,
+        checkpointPath: options.checkpointPath ? refitCheckpointPath(options.checkpointPath) : null,
+        // The epoch count shapes the learning-rate schedule, so a refit checkpoint is only resumed into the same.
+        checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit-epochs:${trained.bestEpoch}`,
+      },
+      hooks.onEpoch,
+    );
+    final = { encoder: refitEncoder, prepared: refitPrepared, trainRows: refitRows };
+  }
+
   stage('evaluating');
-  const testSet = prepared.examples(split.test);
-  const head = prepared.model.head;
+  const testSet = final.prepared.examples(split.test);
+  const head = final.prepared.model.head;
   const engine = head ? await createOnnxHeadEngine(head.inputs, classes) : null;
   let testLogits: Float32Array;
   try {
-    testLogits = await predictLogits(prepared.model, testSet, engine);
+    testLogits = await predictLogits(final.prepared.model, testSet, engine);
   } finally {
     await engine?.close();
   }
@@ -397,8 +435,8 @@ export async function trainCandidate(
   );
 
   stage('exporting');
-  const onnx = prepared.exportOnnx({
-    encoder: describeEncoder(encoder),
+  const onnx = final.prepared.exportOnnx({
+    encoder: describeEncoder(final.encoder),
     classNames: data.labelSet,
     // No model version in the graph: its bytes must depend on the data and the settings only.
     extra: { dataset_version: options.dataset.version },
@@ -407,7 +445,7 @@ export async function trainCandidate(
   const reference = buildMonitoringReference({
     modelVersion: options.modelVersion,
     createdAt: options.createdAt,
-    trainingTexts: Array.from(split.train, (i) => data.texts[i]!),
+    trainingTexts: Array.from(final.trainRows, (i) => data.texts[i]!),
     heldOut: Array.from(split.test, (row, r) => {
       const best = topOne(testLogits, classes, r);
       return {
@@ -417,7 +455,7 @@ export async function trainCandidate(
       };
     }),
     chapterCodes: [...new Set(data.labelSet.map((code) => code.slice(0, 2)))].sort(),
-    tokenizer: encoder,
+    tokenizer: final.encoder,
   });
   const metrics: Record<string, number> = {
     'test.accuracyAt1': evaluation.test.accuracyAt1,
@@ -429,6 +467,7 @@ export async function trainCandidate(
     'validation.accuracyAt1': evaluation.validation.accuracyAt1,
     'validation.coverageAtTarget': coverage.validationCoverage,
     'train.bestEpoch': trained.bestEpoch,
+    ...(spec.refit ? { 'train.refitRows': final.trainRows.length } : {}),
     'split.test': split.test.length,
   };
   stage('packaging');
@@ -438,17 +477,17 @@ export async function trainCandidate(
       createdAt: options.createdAt,
       arch: {
         kind: spec.arch,
-        config: { ...prepared.model.config },
-        inputLayout: prepared.layout,
+        config: { ...final.prepared.model.config },
+        inputLayout: final.prepared.layout,
       },
       onnx: {
         file: MODEL_FILE,
         input: INPUT_NAME,
         logits: LOGITS_NAME,
         maxFeatures: 512,
-        ...(prepared.layout === 'token_grid' ? { perToken: FEATURES_PER_TOKEN } : {}),
+        ...(final.prepared.layout === 'token_grid' ? { perToken: FEATURES_PER_TOKEN } : {}),
       },
-      encoder: describeEncoder(encoder),
+      encoder: describeEncoder(final.encoder),
       labels: { level: 6, codes: [...data.labelSet] },
       temperature,
       thresholds: {
@@ -464,6 +503,7 @@ export async function trainCandidate(
       hyperParameters: {
         ...params,
         epochs: spec.epochs,
+        refit: spec.refit,
         balance: spec.balance,
         splitSeed: spec.splitSeed,
         testFraction: spec.testFraction,

@@ -27,7 +27,8 @@ import { codeVersion } from './code-version';
 import { CHECKPOINT_PREFIX, modelVersionFor, type CandidateOutcome, type CandidateTask } from './service';
 
 const WORKER_MODULE = join(__dirname, 'candidate-worker');
-const CHECKPOINT_FILES = ['checkpoint', 'checkpoint.best'] as const;
+/** What the worker writes beside `checkpoint` (see candidate-worker.ts), the refit phase's included. */
+const CHECKPOINT_FILES = ['checkpoint', 'checkpoint.best', 'checkpoint.refit'] as const;
 /** Blob metadata key holding the epoch a checkpoint was written after. */
 const EPOCH_METADATA = 'epoch';
 

@@ -18,6 +18,22 @@ import { generateRows, rowsToCsv } from './generated-rows';
 
 const WORKER = join(__dirname, '../../../../training/pipeline/candidate-worker');
 
+type EpochMessage = Extract<CandidateWorkerProgress, { kind: 'epoch' }>;
+
+/** Epoch messages grouped by the stage announced before them (first training, then the refit). */
+function epochsByStage(
+  messages: readonly CandidateWorkerProgress[],
+): Record<'training' | 'refitting', EpochMessage[]> {
+  const grouped: Record<'training' | 'refitting', EpochMessage[]> = { training: [], refitting: [] };
+  let stage = '';
+  for (const m of messages) {
+    if (m.kind === 'stage') stage = m.stage;
+    else if (stage === 'training' || stage === 'refitting') grouped[stage].push(m);
+    else throw new Error(`epoch posted during stage '${stage}'`);
+  }
+  return grouped;
+}
+
 describe('candidate worker', () => {
   let folder: string;
   beforeAll(() => (folder = mkdtempSync(join(tmpdir(), 'candidate-worker-'))));
@@ -46,10 +62,17 @@ describe('candidate worker', () => {
     const stages = messages.flatMap((m) => (m.kind === 'stage' ? [m.stage] : []));
     expect(stages[0]).toBe('reading');
     expect(stages).toEqual(expect.arrayContaining(['training', 'packaging']));
-    const epochs = messages.flatMap((m) => (m.kind === 'epoch' ? [m] : []));
-    expect(epochs.map((m) => m.progress.epoch)).toEqual([1, 2]);
-    expect(epochs[0]!.checkpoints.map((c) => c.name).sort()).toEqual(['checkpoint', 'checkpoint.best']);
-    expect(epochs.every((m) => m.checkpoints.every((c) => c.bytes.byteLength > 1000))).toBe(true);
+    const epochs = epochsByStage(messages);
+    expect(epochs.training.map((m) => m.progress.epoch)).toEqual([1, 2]);
+    expect(epochs.training[0]!.checkpoints.map((c) => c.name).sort()).toEqual([
+      'checkpoint',
+      'checkpoint.best',
+    ]);
+    // The bag refits on training + validation (DEFAULT_REFIT); then only the refit's own file changes.
+    expect(epochs.refitting.length).toBeGreaterThan(0);
+    for (const m of epochs.refitting) expect(m.checkpoints.map((c) => c.name)).toEqual(['checkpoint.refit']);
+    const all = [...epochs.training, ...epochs.refitting];
+    expect(all.every((m) => m.checkpoints.every((c) => c.bytes.byteLength > 1000))).toBe(true);
 
     const opened = await readModelPackage(memoryPackageFiles('(worker result)', result.files));
     expect(opened.manifest.modelVersion).toBe('worker-bag');
@@ -59,10 +82,14 @@ describe('candidate worker', () => {
     // The checkpoint of epoch 1, as the caller would download it from Blob: a two-epoch run goes on from there.
     const resumedAt = join(folder, 'resumed');
     mkdirSync(resumedAt, { recursive: true });
-    for (const file of epochs[0]!.checkpoints) writeFileSync(join(resumedAt, file.name), file.bytes);
+    for (const file of epochs.training[0]!.checkpoints) writeFileSync(join(resumedAt, file.name), file.bytes);
     const resumedMessages: CandidateWorkerProgress[] = [];
     const again = input(join(resumedAt, 'checkpoint'), 2);
     await runInWorker(WORKER, again, { onProgress: (m: CandidateWorkerProgress) => resumedMessages.push(m) });
-    expect(resumedMessages.flatMap((m) => (m.kind === 'epoch' ? [m.progress.epoch] : []))).toEqual([2]);
+    const resumed = epochsByStage(resumedMessages);
+    expect(resumed.training.map((m) => m.progress.epoch)).toEqual([2]);
+    expect(resumed.refitting.map((m) => m.progress.epoch)).toEqual(
+      epochs.refitting.map((m) => m.progress.epoch),
+    );
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 /**
  * @jest-environment ./test/unit/training/onnx-runtime-environment.js
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNomenclature } from '../../../../shared/hs/nomenclature';
@@ -17,6 +17,7 @@ import {
 } from '../../../../shared/text/encoder';
 import { parseLabelledCsv } from '../../../../training/data/labelled-csv';
 import {
+  refitCheckpointPath,
   splitForPipeline,
   trainCandidate,
   type CandidateData,
@@ -72,7 +73,16 @@ describe('trainCandidate', () => {
         onStage: (s) => stages.push(s),
         onEpoch: (p) => epochs.push(p.epoch),
       });
-      expect(stages).toEqual(['encoding', 'training', 'evaluating', 'exporting', 'packaging', 'parity']);
+      // The bag refits on training + validation by default (DEFAULT_REFIT); the Text-CNN does not.
+      expect(stages).toEqual([
+        'encoding',
+        'training',
+        ...(arch === 'bag' ? ['refitting'] : []),
+        'evaluating',
+        'exporting',
+        'packaging',
+        'parity',
+      ]);
       expect(epochs.length).toBeGreaterThan(0);
       expect(first.parityMaxDifference).toBeLessThan(1e-4);
       expect(first.evaluation.test.accuracyAt1).toBeGreaterThan(0.6);
@@ -96,7 +106,7 @@ describe('trainCandidate', () => {
   );
 
   it('resumes from its checkpoint and reaches the same weights as an uninterrupted run', async () => {
-    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 3, seed: 2, encoder: SMALL });
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 3, seed: 2, encoder: SMALL, refit: false });
     const uninterrupted = await trainCandidate(data, spec, options('bag-r'));
     const checkpoint = join(folder, 'resume.ckpt');
     // One epoch, then "the activity dies": the checkpoint on disk is what a restart finds.
@@ -123,10 +133,10 @@ describe('trainCandidate', () => {
       featureWeighting: 'idf',
       rows: vocabulary.length + 1,
     });
-    // Learned from the training part only (validation and test features it never saw are dropped, as at serving).
+    // Learned from the rows the shipped model trained on (the refit's training + validation), never from test.
     const split = splitForPipeline(data, spec);
     const fromTraining = buildVocabulary(
-      Array.from(split.train, (i) => data.texts[i]!),
+      Array.from([...split.train, ...split.validation], (i) => data.texts[i]!),
       candidateEncoder(spec),
       Number(ARCH_DEFAULTS.bag.minCount),
     );
@@ -154,6 +164,56 @@ describe('trainCandidate', () => {
     } finally {
       await serving.release();
     }
+  }, 120_000);
+
+  it('refits on training + validation for the epochs early stopping chose, keeps the validated calibration, and resumes a refit', async () => {
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 3, seed: 6, encoder: SMALL });
+    expect(spec.refit).toBe(true);
+    let stage = '';
+    const refitEpochs: number[] = [];
+    const refitted = await trainCandidate(data, spec, options('bag-f'), {
+      onStage: (s) => (stage = s),
+      onEpoch: (p) => {
+        if (stage === 'refitting') refitEpochs.push(p.epoch);
+      },
+    });
+    const split = splitForPipeline(data, spec);
+    // More than one refit epoch, so the resume below starts mid-way.
+    expect(refitted.bestEpoch).toBeGreaterThan(1);
+    expect(refitEpochs).toEqual(Array.from({ length: refitted.bestEpoch }, (_, i) => i + 1));
+    expect(refitted.manifest.metrics['train.refitRows']).toBe(split.train.length + split.validation.length);
+    expect(refitted.manifest.hyperParameters.refit).toBe(true);
+    expect(refitted.parityMaxDifference).toBeLessThan(1e-4);
+
+    // Without the refit: other weights, but the same validated temperature and thresholds.
+    const validated = await trainCandidate(data, { ...spec, refit: false }, options('bag-f'));
+    expect(validated.modelHash).not.toBe(refitted.modelHash);
+    expect(refitted.manifest.temperature).toBe(validated.manifest.temperature);
+    expect(refitted.manifest.thresholds).toEqual(validated.manifest.thresholds);
+    expect(refitted.evaluation.validation.accuracyAt1).toBe(validated.evaluation.validation.accuracyAt1);
+
+    // The activity dies right after the refit's first checkpoint; a restart resumes the refit, same weights.
+    const checkpoint = join(folder, 'refit.ckpt');
+    stage = '';
+    await expect(
+      trainCandidate(data, spec, options('bag-f', checkpoint), {
+        onStage: (s) => (stage = s),
+        onEpoch: () => {
+          if (stage === 'refitting') throw new Error('activity died');
+        },
+      }),
+    ).rejects.toThrow('activity died');
+    expect(existsSync(refitCheckpointPath(checkpoint))).toBe(true);
+    stage = '';
+    const resumedRefitEpochs: number[] = [];
+    const resumed = await trainCandidate(data, spec, options('bag-f', checkpoint), {
+      onStage: (s) => (stage = s),
+      onEpoch: (p) => {
+        if (stage === 'refitting') resumedRefitEpochs.push(p.epoch);
+      },
+    });
+    expect(resumedRefitEpochs).toEqual(Array.from({ length: refitted.bestEpoch - 1 }, (_, i) => i + 2));
+    expect(resumed.modelHash).toBe(refitted.modelHash);
   }, 120_000);
 
   it('refuses to resume a checkpoint written with another vocabulary', async () => {

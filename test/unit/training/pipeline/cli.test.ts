@@ -13,7 +13,10 @@ describe('npm run train arguments', () => {
       buckets: undefined,
       testFraction: undefined,
       validationFraction: undefined,
+      refit: undefined,
     });
+    expect(parseArguments(['--data', 'a', '--out', 'd', '--refit', 'off'])).toMatchObject({ refit: false });
+    expect(parseArguments(['--data', 'a', '--out', 'd', '--refit', 'on'])).toMatchObject({ refit: true });
     expect(
       parseArguments([
         '--data',
@@ -59,5 +62,8 @@ describe('npm run train arguments', () => {
       /unknown option --colour/,
     );
     expect(() => parseArguments(['--data'])).toThrow(/bad argument '--data'/);
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--refit', 'yes'])).toThrow(
+      /--refit must be on or off, got 'yes'/,
+    );
   });
 });

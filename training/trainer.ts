@@ -23,8 +23,13 @@ export interface ExampleSet<Input> {
 }
 
 export interface TrainerConfig {
-  /** Maximum epochs. Default 10. */
+  /** Maximum epochs; also the length of the learning-rate schedule. Default 10. */
   epochs: number;
+  /**
+   * Stop after this many epochs while keeping the schedule of `epochs` (a refit that repeats a run's first N epochs
+   * on more data, at the same learning rates). Default null: run all `epochs`.
+   */
+  stopAfterEpochs: number | null;
   /** Default 64. */
   batchSize: number;
   /** Default Adam(0.9, 0.999, 1e-8), no weight decay. */
@@ -53,6 +58,7 @@ export interface TrainerConfig {
 
 export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze<TrainerConfig>({
   epochs: 10,
+  stopAfterEpochs: null,
   batchSize: 64,
   optimizer: DEFAULT_ADAM,
   schedule: { base: 2e-3, warmupSteps: 100, decay: 'linear', finalFactor: 0 },
@@ -138,6 +144,7 @@ export async function train<Input extends Sized>(
   const optimizer = createOptimizer(parameters, config.optimizer);
   const stepsPerEpoch = Math.ceil(trainSet.size / config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
+  const lastEpoch = Math.min(config.stopAfterEpochs ?? config.epochs, config.epochs);
   const head = model.head;
   const engine: HeadEngine | null = !head
     ? null
@@ -183,7 +190,7 @@ export async function train<Input extends Sized>(
   const order = Int32Array.from({ length: trainSet.size }, (_, i) => i);
   let stoppedEarly = false;
   try {
-    while (epoch < config.epochs) {
+    while (epoch < lastEpoch) {
       // The order is reshuffled from the identity each epoch so a resumed run sees exactly the same batches.
       for (let i = 0; i < order.length; i++) order[i] = i;
       shuffleInPlace(order, rng);
@@ -221,7 +228,7 @@ export async function train<Input extends Sized>(
       }
       const progress: TrainingProgress = {
         epoch,
-        epochs: config.epochs,
+        epochs: lastEpoch,
         loss: lossSum / trainSet.size,
         validationAccuracy,
         elapsedSeconds: elapsedBefore + (Date.now() - started) / 1000,
@@ -259,7 +266,7 @@ export async function train<Input extends Sized>(
       }
       onProgress(progress);
       if (validationSet && epoch - bestEpoch >= config.patience) {
-        stoppedEarly = epoch < config.epochs;
+        stoppedEarly = epoch < lastEpoch;
         break;
       }
     }

@@ -145,7 +145,11 @@ async function main(): Promise<void> {
         onEpoch: (p) =>
           log(
             `${label}: epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ` +
-              `validation acc@1 ${p.validationAccuracy.toFixed(4)} (${p.elapsedSeconds.toFixed(1)}s)`,
+              // The refit has no validation part (NaN): its epochs were chosen on the first run's.
+              (Number.isNaN(p.validationAccuracy)
+                ? '(refit) '
+                : `validation acc@1 ${p.validationAccuracy.toFixed(4)} `) +
+              `(${p.elapsedSeconds.toFixed(1)}s)`,
           ),
       },
     );

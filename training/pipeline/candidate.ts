@@ -389,12 +389,15 @@ export async function trainCandidate(
       null,
       {
         ...refitPrepared.trainer,
-        epochs: trained.bestEpoch,
+        // The first run's schedule, stopped where it was best: the same learning rates on more rows, so the
+        // refitted model's confidence stays close to the one its temperature and thresholds were chosen for.
+        epochs: spec.epochs,
+        stopAfterEpochs: trained.bestEpoch,
         seed: spec.seed,
         classWeights: refitBalanced.weights,
         checkpointPath: options.checkpointPath ? refitCheckpointPath(options.checkpointPath) : null,
-        // The epoch count shapes the learning-rate schedule, so a refit checkpoint is only resumed into the same.
-        checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit-epochs:${trained.bestEpoch}`,
+        // Both counts shape the learning rates, so a refit checkpoint is only resumed into the same run.
+        checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit:${trained.bestEpoch}/${spec.epochs}`,
       },
       hooks.onEpoch,
     );

@@ -37,8 +37,9 @@ export interface CandidateSpec {
   readonly validationFraction: number;
   /**
    * After early stopping has picked the number of epochs on validation, train again from scratch on training +
-   * validation rows (vocabulary and idf relearned) for that many epochs and ship that model. Temperature and
-   * thresholds stay those chosen on validation with the first model; test metrics are the refitted model's.
+   * validation rows (vocabulary and idf relearned), with the first run's learning-rate schedule stopped at that
+   * epoch, and ship that model. Temperature and thresholds stay those chosen on validation with the first model;
+   * test metrics are the refitted model's.
    * Default per architecture (`DEFAULT_REFIT`).
    */
   readonly refit: boolean;

@@ -117,7 +117,16 @@ export async function runCandidateInWorker(
           .uploadData(bytes, { metadata: { [EPOCH_METADATA]: String(epoch) } }),
       );
     }
-    report({ epoch, loss: message.progress.loss, validationAccuracy: message.progress.validationAccuracy });
+    // `epochs` from the trainer: the refit runs for the epochs early stopping chose, not the spec's maximum.
+    report({
+      epoch,
+      epochs: message.progress.epochs,
+      loss: message.progress.loss,
+      // NaN while refitting (no validation part): stored as "not measured".
+      validationAccuracy: Number.isNaN(message.progress.validationAccuracy)
+        ? null
+        : message.progress.validationAccuracy,
+    });
   };
   try {
     const csv = new Uint8Array(

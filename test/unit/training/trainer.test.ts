@@ -107,6 +107,29 @@ describe('train', () => {
     }
   });
 
+  it('stops after stopAfterEpochs on the schedule of epochs: the first epochs of the full run, and no more', async () => {
+    const full = createBagModel(bag, createRandom(1));
+    let atEpoch2: number[][] = [];
+    await train(full, trainSet, null, { ...fast, epochs: 4 }, (p) => {
+      if (p.epoch === 2) atEpoch2 = weightsOf(full);
+    });
+    const stopped = createBagModel(bag, createRandom(1));
+    const progress: TrainingProgress[] = [];
+    const result = await train(stopped, trainSet, null, { ...fast, epochs: 4, stopAfterEpochs: 2 }, (p) =>
+      progress.push(p),
+    );
+    expect(progress.map((p) => [p.epoch, p.epochs])).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    expect(result.bestEpoch).toBe(2);
+    expect(weightsOf(stopped)).toEqual(atEpoch2);
+    // A two-epoch schedule decays the learning rate sooner: other weights.
+    const short = createBagModel(bag, createRandom(1));
+    await train(short, trainSet, null, { ...fast, epochs: 2 });
+    expect(weightsOf(short)).not.toEqual(atEpoch2);
+  });
+
   it('applies class weights (a zero-weight class is never learned)', async () => {
     const model = createBagModel(bag, createRandom(1));
     const classWeights = Float32Array.of(0, 1, 1, 1, 1);

@@ -18,6 +18,11 @@ export interface IdentityConnections {
 export interface OperationalSettings {
   /** `RETRAIN_SCHEDULE`, already validated by the app's loader (see `parseInfraConfig`). */
   readonly retrainSchedule: string;
+  /**
+   * sha256 of the deployed zip, resolved once it is uploaded. A new package changes this setting, and changing
+   * a setting restarts the app, so running instances load the new code instead of keeping the old.
+   */
+  readonly deploymentPackageSha256: pulumi.Input<string>;
 }
 
 export interface AppSetting {
@@ -50,5 +55,6 @@ export function functionAppSettings(
     { name: appSettingNames.retrainSchedule, value: operations.retrainSchedule },
     // Flex Consumption fires blob triggers only from Event Grid (subscriptions in components/blobEvents.ts).
     { name: appSettingNames.blobTriggerSource, value: azureBlobTriggerSource },
+    { name: appSettingNames.deploymentPackageSha256, value: operations.deploymentPackageSha256 },
   ];
 }

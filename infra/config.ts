@@ -51,7 +51,18 @@ export interface InfraConfig {
    * it must exist (`npm run package` writes it). Default `dist-package/hs-mlops.zip`.
    */
   readonly deploymentPackagePath: string;
+  /**
+   * Kind of principal that runs `pulumi up` (`deployerPrincipalType`): `User` (an `az login` person),
+   * `ServicePrincipal` (CI, including managed identities and workload identity) or `Group`. The stack grants it
+   * the upload of the deployment package, and Azure refuses a role assignment whose type does not match the
+   * principal. Default `User`.
+   */
+  readonly deployerPrincipalType: DeployerPrincipalType;
 }
+
+/** Principal kinds a role assignment names (`principalType`); the deployer is one of them. */
+export const deployerPrincipalTypes = ['User', 'ServicePrincipal', 'Group'] as const;
+export type DeployerPrincipalType = (typeof deployerPrincipalTypes)[number];
 
 /** Raw string values as Pulumi config returns them; undefined when the key is not set. */
 export type RawInfraConfig = Partial<Record<keyof InfraConfig, string | undefined>>;
@@ -66,6 +77,7 @@ const defaults = {
   alertP95LatencyMs: 1000,
   alertWindowMinutes: 5,
   alertMinimumRequests: 10,
+  deployerPrincipalType: 'User',
 } as const;
 
 /** Window sizes a log alert rule accepts that are also sensible for request alerts. */
@@ -128,6 +140,17 @@ function packagePathOf(raw: string | undefined): string {
   if (!path.endsWith('.zip'))
     throw new Error(`config 'deploymentPackagePath' must name a .zip file, got '${raw}'`);
   return path;
+}
+
+function deployerPrincipalTypeOf(raw: string | undefined): DeployerPrincipalType {
+  if (raw === undefined) return defaults.deployerPrincipalType;
+  const type = deployerPrincipalTypes.find((candidate) => candidate === raw.trim());
+  if (type === undefined) {
+    throw new Error(
+      `config 'deployerPrincipalType' must be one of ${deployerPrincipalTypes.join(', ')}, got '${raw}'`,
+    );
+  }
+  return type;
 }
 
 /**
@@ -215,6 +238,10 @@ export function parseInfraConfig(raw: RawInfraConfig): InfraConfig {
       defaults.alertMinimumRequests,
     ),
     deploymentPackagePath: attempt(() => packagePathOf(raw.deploymentPackagePath), defaultPackagePath),
+    deployerPrincipalType: attempt(
+      () => deployerPrincipalTypeOf(raw.deployerPrincipalType),
+      defaults.deployerPrincipalType,
+    ),
   };
   if (problems.length > 0) {
     throw new Error(`invalid stack configuration:\n  ${problems.join('\n  ')}`);
@@ -240,5 +267,6 @@ export function readInfraConfig(): InfraConfig {
     alertWindowMinutes: project.get('alertWindowMinutes'),
     alertMinimumRequests: project.get('alertMinimumRequests'),
     deploymentPackagePath: project.get('deploymentPackagePath'),
+    deployerPrincipalType: project.get('deployerPrincipalType'),
   });
 }

@@ -4,7 +4,7 @@ import { functionAppSettings } from './appSettings';
 import { Alerts } from './components/alerts';
 import { BlobEvents } from './components/blobEvents';
 import { Cosmos } from './components/cosmos';
-import { DeploymentPackage, locatePackage } from './components/deploymentPackage';
+import { DeploymentPackage, FunctionHostWarmUp, locatePackage } from './components/deploymentPackage';
 import { FunctionAccess } from './components/functionAccess';
 import { FunctionApp } from './components/functionApp';
 import { Messaging } from './components/messaging';
@@ -32,6 +32,8 @@ export interface PlatformArgs {
   readonly names: ResourceNames;
   /** Subscription the stack deploys to; role definition ids are subscription-scoped. */
   readonly subscriptionId: pulumi.Input<string>;
+  /** Object id of whoever runs `pulumi up`; it is granted the upload of the deployment package. */
+  readonly deployerPrincipalId: pulumi.Input<string>;
 }
 
 /** The whole HS-code MLOps platform in one resource group. */
@@ -87,10 +89,14 @@ export class Platform extends pulumi.ComponentResource {
     const deploymentPackage = new DeploymentPackage(
       `${name}-package`,
       {
-        resourceGroupName: resourceGroup.name,
         accountName: storage.hostAccountName,
+        accountId: storage.hostAccount.id,
+        blobEndpoint: storage.hostAccount.primaryEndpoints.blob,
         containerName: deploymentBlobContainer,
         packageFile,
+        deployerPrincipalId: args.deployerPrincipalId,
+        deployerPrincipalType: config.deployerPrincipalType,
+        subscriptionId: args.subscriptionId,
       },
       { parent: this, dependsOn: [storage] },
     );
@@ -143,7 +149,10 @@ export class Platform extends pulumi.ComponentResource {
             durableTaskHub: names.durableTaskHub,
             appInsightsConnectionString: monitoring.appInsightsConnectionString,
           },
-          { retrainSchedule: config.retrainSchedule },
+          {
+            retrainSchedule: config.retrainSchedule,
+            deploymentPackageSha256: deploymentPackage.uploadedSha256,
+          },
         ),
       },
       // Why: a Flex app started before its package exists has nothing to load until the next restart.
@@ -169,9 +178,23 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Why: the host starts only when called, and creates its blobs_extension key only then; waiting here for
+    // /api/health makes the first `pulumi up` read a key that exists, and shows a new package is being served.
+    const hostWarmUp = new FunctionHostWarmUp(
+      `${name}-warm-up`,
+      {
+        healthUrl: pulumi.interpolate`${functionApp.url}/${apiRoutePrefix}/health`,
+        functionAppId: functionApp.app.id,
+        packageSha256: deploymentPackage.uploadedSha256,
+        timeoutSeconds: 600,
+        intervalSeconds: 10,
+      },
+      { parent: this, dependsOn: [functionApp, deploymentPackage, functionAccess] },
+    );
+
     // Why: on Flex Consumption the blob triggers (BLOB_TRIGGER_SOURCE=EventGrid) fire only through these
-    // subscriptions. They read the host's blobs_extension key, so they wait until the code is deployed and the
-    // host can reach its storage, where it keeps its keys.
+    // subscriptions. They read the host's blobs_extension key, so they wait until the code is deployed, the
+    // host can reach its storage, where it keeps its keys, and it has started (the warm-up).
     new BlobEvents(
       `${name}-blob-events`,
       {
@@ -181,7 +204,7 @@ export class Platform extends pulumi.ComponentResource {
         functionAppName: functionApp.appName,
         functionAppHostName: functionApp.app.defaultHostName,
         triggers: Object.values(BLOB_TRIGGERS),
-        hostReadyAfter: [functionApp, deploymentPackage, functionAccess],
+        hostReadyAfter: [functionApp, deploymentPackage, functionAccess, hostWarmUp],
         subscriptionId: args.subscriptionId,
         deadLetter: {
           resourceGroupName: resourceGroup.name,

@@ -23,13 +23,15 @@ export interface StackOutputs {
  */
 export async function main(): Promise<StackOutputs> {
   const config = readInfraConfig();
-  const { subscriptionId } = await authorization.getClientConfig();
+  // Why: the objectId is whoever runs `pulumi up`; the stack grants it the right to upload the package.
+  const { subscriptionId, objectId } = await authorization.getClientConfig();
   const project = pulumi.getProject();
   const stack = pulumi.getStack();
   const platform = new Platform('hsmlops', {
     config,
     names: resourceNames(config.namePrefix, stack, uniqueSuffix(subscriptionId, project, stack)),
     subscriptionId,
+    deployerPrincipalId: objectId,
   });
   return {
     resourceGroupName: platform.resourceGroupName,

@@ -40,6 +40,7 @@ export const appSettingNames = {
   appInsightsAuthentication: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   retrainSchedule: retrainScheduleSetting,
   blobTriggerSource: SETTING.blobTriggerSource,
+  deploymentPackageSha256: 'DEPLOYMENT_PACKAGE_SHA256',
 } as const;
 
 /** host.json `extensions.http.routePrefix`: every HTTP function answers under `/<prefix>/`. */

@@ -81,10 +81,15 @@ export async function writeDeterministicZip(
 
   const partialPath = `${outputPath}.partial`;
   const digest = new Digest();
+  const sink = createWriteStream(partialPath);
   try {
-    await pipeline(output, digest, createWriteStream(partialPath));
+    await pipeline(output, digest, sink);
     renameSync(partialPath, outputPath);
   } catch (error: unknown) {
+    // Why: a file stream destroyed before its file was opened still creates the file, later; removing it before
+    // the stream has closed would leave the partial zip behind.
+    // (events.once would reject on the stream's own copy of the error and skip the removal.)
+    if (!sink.closed) await new Promise((closed) => sink.once('close', closed));
     rmSync(partialPath, { force: true });
     throw error;
   }

@@ -5,11 +5,13 @@ import {
   blobsExtensionKeyOf,
   blobsWebhookUrl,
 } from '../../../infra/components/blobEvents';
+import { hostWarmUpType, packageUploadType } from '../../../infra/components/deploymentPackage';
 import { builtInRoleIds } from '../../../infra/roles';
 import { appSettingNames } from '../../../infra/settings';
 import { loadConfig } from '../../../shared/config';
 import { BLOB_TRIGGERS } from '../../../shared/platform/blob-triggers';
 import {
+  dynamicOfType,
   named,
   ofType,
   runStack,
@@ -123,13 +125,29 @@ describe('Event Grid delivery of blob events to the blob triggers', () => {
     const keyReads = run.calls.filter((call) => call.token === 'azure-native:web:listWebAppHostKeys');
     const mustPrecede = [
       ...ofType(run, 'web:WebApp'),
-      ...ofType(run, 'storage:Blob'),
+      ...dynamicOfType(run, packageUploadType),
       ...ofType(run, 'authorization:RoleAssignment').filter(
         (assignment) => assignment.inputs.principalId !== testEventGridPrincipalId,
       ),
     ].map((resource) => `${resource.type} ${resource.name}`);
     expect(mustPrecede.length).toBeGreaterThan(6);
     for (const read of keyReads) expect(read.registeredBefore).toEqual(expect.arrayContaining(mustPrecede));
+  });
+
+  it('reads the host keys, and subscribes, only after the warm-up saw the host answer', () => {
+    const [warmUp] = dynamicOfType(run, hostWarmUpType);
+    const warmUpName = `${warmUp!.type} ${warmUp!.name}`;
+    const keyReads = run.calls.filter((call) => call.token === 'azure-native:web:listWebAppHostKeys');
+    expect(keyReads.length).toBeGreaterThan(0);
+    // The mock answers dynamic resources late: a read that did not wait would run before this one settled.
+    for (const read of keyReads) expect(read.settledBefore).toContain(warmUpName);
+    const subscriptions = ofType(run, 'eventgrid:SystemTopicEventSubscription');
+    const order = run.resources.map((resource) => `${resource.type} ${resource.name}`);
+    for (const subscription of subscriptions) {
+      expect(order.indexOf(`${subscription.type} ${subscription.name}`)).toBeGreaterThan(
+        order.indexOf(warmUpName),
+      );
+    }
   });
 
   it('keeps the key secret: only inside secret values, never in outputs', () => {

@@ -18,7 +18,21 @@ describe('parseInfraConfig', () => {
       alertWindowMinutes: 5,
       alertMinimumRequests: 10,
       deploymentPackagePath: defaultPackagePath,
+      deployerPrincipalType: 'User',
     });
+  });
+
+  it('accepts the principal types a role assignment names for the deployer, and nothing else', () => {
+    for (const type of ['User', 'ServicePrincipal', 'Group']) {
+      expect(
+        parseInfraConfig({ location: 'westeurope', deployerPrincipalType: type }).deployerPrincipalType,
+      ).toBe(type);
+    }
+    expect(() =>
+      parseInfraConfig({ location: 'westeurope', deployerPrincipalType: 'servicePrincipal' }),
+    ).toThrow(
+      "config 'deployerPrincipalType' must be one of User, ServicePrincipal, Group, got 'servicePrincipal'",
+    );
   });
 
   it('accepts explicit values', () => {

@@ -19,6 +19,8 @@ export const testTenantId = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const testPrincipalId = '9a7c4f1e-5d3b-4e2a-8c6f-0123456789ab';
 /** The managed identity the mocked Event Grid system topic reports (it writes dead letters). */
 export const testEventGridPrincipalId = '3c1d2e4f-6a7b-4c8d-9e0f-abcdef012345';
+/** Object id of whoever runs `pulumi up`, as the mocked `getClientConfig` reports it. */
+export const testDeployerPrincipalId = '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b';
 /** The `blobs_extension` system key the mocked Function App host reports. */
 export const testBlobsExtensionKey = 'blobs-key/with+chars==';
 
@@ -40,7 +42,17 @@ export interface RecordedCall {
   readonly inputs: Record<string, any>;
   /** `type name` of every resource registered before the call: what an invoke's `dependsOn` waited for. */
   readonly registeredBefore: readonly string[];
+  /** `type name` of every resource whose registration had completed (the engine answered) before the call. */
+  readonly settledBefore: readonly string[];
 }
+
+/** Type prefix of Pulumi dynamic resources (`pulumi.dynamic.Resource` with a type name). */
+export const dynamicTypePrefix = 'pulumi-nodejs:dynamic:';
+/**
+ * How long the mock engine takes to answer a dynamic resource's registration. Real ones (upload, warm-up) take
+ * minutes; the delay makes whatever does not wait for them visibly run first.
+ */
+const dynamicRegistrationDelayMs = 30;
 
 export interface StackRun {
   readonly resources: readonly RecordedResource[];
@@ -140,13 +152,18 @@ async function waitForRegistrations(): Promise<void> {
 export async function runStack(projectConfig: Record<string, string> = {}): Promise<StackRun> {
   const recorded: Omit<RecordedResource, 'urn'>[] = [];
   const calls: RecordedCall[] = [];
+  const settled: string[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource(args) {
+      async newResource(args) {
         const inputs = args.inputs as Record<string, any>;
         const physicalName = physicalNameOf(args.type, args.name, inputs);
         const id = mockId(args.type, physicalName, inputs);
         recorded.push({ type: args.type, name: args.name, physicalName, id, inputs });
+        if (args.type.startsWith(dynamicTypePrefix)) {
+          await new Promise((done) => setTimeout(done, dynamicRegistrationDelayMs));
+        }
+        settled.push(`${args.type} ${args.name}`);
         return {
           id,
           state: { ...inputs, name: physicalName, ...computedState(args.type, physicalName, inputs) },
@@ -157,13 +174,14 @@ export async function runStack(projectConfig: Record<string, string> = {}): Prom
           token: args.token,
           inputs: args.inputs as Record<string, any>,
           registeredBefore: recorded.map((resource) => `${resource.type} ${resource.name}`),
+          settledBefore: [...settled],
         });
         if (args.token === 'azure-native:authorization:getClientConfig') {
           return {
             subscriptionId: testSubscriptionId,
             tenantId: testTenantId,
             clientId: 'deployer',
-            objectId: 'deployer',
+            objectId: testDeployerPrincipalId,
           };
         }
         if (args.token === 'azure-native:web:listWebAppHostKeys') {
@@ -215,6 +233,13 @@ export async function runStack(projectConfig: Record<string, string> = {}): Prom
 export function ofType(run: StackRun, type: string): RecordedResource[] {
   const found = run.resources.filter((resource) => resource.type === `azure-native:${type}`);
   if (found.length === 0) throw new Error(`no resources of type azure-native:${type}`);
+  return found;
+}
+
+/** Dynamic resources of one type name (e.g. `FlexPackageUpload`); fails when there are none. */
+export function dynamicOfType(run: StackRun, typeName: string): RecordedResource[] {
+  const found = run.resources.filter((resource) => resource.type === `${dynamicTypePrefix}${typeName}`);
+  if (found.length === 0) throw new Error(`no dynamic resources of type ${typeName}`);
   return found;
 }
 

@@ -8,6 +8,7 @@ import {
   named,
   ofType,
   runStack,
+  testDeployerPrincipalId,
   testEventGridPrincipalId,
   testPrincipalId,
   testSubscriptionId,
@@ -419,9 +420,11 @@ describe('role assignments', () => {
     `/subscriptions/${testSubscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`;
 
   it('grants exactly the roles the app needs, each scoped to its resource, to the app identity only', () => {
-    // The Event Grid topic's own dead-letter grant is checked in blobEvents.test.ts.
+    // The Event Grid topic's own dead-letter grant is checked in blobEvents.test.ts, the deployer's upload
+    // grant in packagingStack.test.ts.
     const assignments = ofType(run, 'authorization:RoleAssignment').filter(
-      (a) => a.inputs.principalId !== testEventGridPrincipalId,
+      (a) =>
+        a.inputs.principalId !== testEventGridPrincipalId && a.inputs.principalId !== testDeployerPrincipalId,
     );
     const host = idOf('storage:StorageAccount', run.outputs.hostStorageAccountName);
     const data = idOf('storage:StorageAccount', run.outputs.dataStorageAccountName);

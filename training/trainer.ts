@@ -191,6 +191,12 @@ export async function train<Input extends Sized>(
   let stoppedEarly = false;
   try {
     while (epoch < lastEpoch) {
+      // A run resumed after it had already stopped early stays stopped: one more epoch would be one the
+      // uninterrupted run never trained, and could move the best epoch.
+      if (validationSet && epoch > 0 && epoch - bestEpoch >= config.patience) {
+        stoppedEarly = true;
+        break;
+      }
       // The order is reshuffled from the identity each epoch so a resumed run sees exactly the same batches.
       for (let i = 0; i < order.length; i++) order[i] = i;
       shuffleInPlace(order, rng);

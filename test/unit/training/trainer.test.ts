@@ -130,6 +130,30 @@ describe('train', () => {
     expect(weightsOf(short)).not.toEqual(atEpoch2);
   });
 
+  it('a run resumed after it stopped early trains no further epoch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trainer-'));
+    try {
+      const frozen = {
+        ...fast,
+        schedule: { base: 0, warmupSteps: 0, decay: 'constant' as const, finalFactor: 0 },
+        patience: 2,
+        checkpointPath: join(dir, 'stopped.ckpt'),
+      };
+      const first = await train(createBagModel(bag, createRandom(1)), trainSet, validation, frozen);
+      expect(first.stoppedEarly).toBe(true);
+      const seen: number[] = [];
+      const again = await train(createBagModel(bag, createRandom(1)), trainSet, validation, frozen, (p) =>
+        seen.push(p.epoch),
+      );
+      expect(seen).toEqual([]);
+      expect(again.stoppedEarly).toBe(true);
+      expect(again.bestEpoch).toBe(first.bestEpoch);
+      expect(Array.from(again.validationLogits)).toEqual(Array.from(first.validationLogits));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies class weights (a zero-weight class is never learned)', async () => {
     const model = createBagModel(bag, createRandom(1));
     const classWeights = Float32Array.of(0, 1, 1, 1, 1);

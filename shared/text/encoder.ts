@@ -184,6 +184,11 @@ export function tokenFeatureStrings(
   return features;
 }
 
+/** True for a character n-gram feature string (as tokenFeatureStrings writes them); false for words, bigrams, shapes. */
+export function isCharacterNgramFeature(feature: string): boolean {
+  return feature.charCodeAt(0) === 0x63; /* c */
+}
+
 export function featureId(feature: string, buckets: number): number {
   return (fnv1a(feature) % buckets) + 1;
 }
@@ -230,16 +235,23 @@ export function encodeTokens(text: string, config: TextEncoderConfig): Int32Arra
 
 /**
  * Learns a vocabulary from training texts: every feature string found in at least `minCount` texts (features
- * seen once cannot generalise and only add rows). Ordered by descending document frequency, ties by code-unit
+ * seen once cannot generalise and only add rows; `wordMinCount` may set another bar for word-level features, which
+ * the sparse svm keeps even when seen once). Ordered by descending document frequency, ties by code-unit
  * order, so the same texts give the same ids on every machine. Returns a config that encodes with it.
  */
 export function buildVocabulary(
   texts: Iterable<string>,
   config: TextEncoderConfig,
   minCount = 2,
+  /** Texts a word-level feature (word, bigram, shape) needs instead, when those deserve another cut-off. */
+  wordMinCount = minCount,
 ): TextEncoderConfig {
-  if (!Number.isInteger(minCount) || minCount < 1) {
-    throw new RangeError(`vocabulary minCount must be a positive integer, got ${minCount}`);
+  for (const [name, value] of [
+    ['minCount', minCount],
+    ['wordMinCount', wordMinCount],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new RangeError(`vocabulary ${name} must be a positive integer, got ${value}`);
   }
   const documentFrequency = new Map<string, number>();
   for (const text of texts) {
@@ -251,7 +263,7 @@ export function buildVocabulary(
     for (const feature of seen) documentFrequency.set(feature, (documentFrequency.get(feature) ?? 0) + 1);
   }
   const vocabulary = [...documentFrequency]
-    .filter(([, count]) => count >= minCount)
+    .filter(([feature, count]) => count >= (isCharacterNgramFeature(feature) ? minCount : wordMinCount))
     .sort(([a, ca], [b, cb]) => cb - ca || (a < b ? -1 : a > b ? 1 : 0))
     .map(([feature]) => feature);
   if (vocabulary.length < 2) throw new Error(`vocabulary has ${vocabulary.length} features; need at least 2`);

@@ -2,6 +2,7 @@ import {
   DEFAULT_ENCODER_CONFIG,
   ENCODER_VERSION,
   buildVocabulary,
+  isCharacterNgramFeature,
   describeEncoder,
   encodeBag,
   encodeForOnnx,
@@ -152,6 +153,21 @@ describe('learned vocabulary', () => {
     expect(vocabulary).not.toContain('wgadget');
     expect(new Set(vocabulary).size).toBe(vocabulary.length);
     expect(buildVocabulary([...texts].reverse(), config, 2).vocabulary).toEqual(vocabulary);
+  });
+
+  it('can keep word-level features at a lower count than character n-grams (wordMinCount)', () => {
+    const vocabulary = buildVocabulary(texts, config, 2, 1).vocabulary!;
+    // Words, bigrams and shapes seen once are in; n-grams still need two texts.
+    expect(vocabulary).toContain('wgadget');
+    expect(vocabulary).toContain('bunique gadget');
+    expect(vocabulary).not.toContain('c<gad');
+    expect(vocabulary.filter((f) => isCharacterNgramFeature(f))).toEqual(
+      vocabularyConfig.vocabulary!.filter((f) => isCharacterNgramFeature(f)),
+    );
+    expect(isCharacterNgramFeature('c<st')).toBe(true);
+    expect(isCharacterNgramFeature('wsteel')).toBe(false);
+    expect(isCharacterNgramFeature('bsteel screws')).toBe(false);
+    expect(() => buildVocabulary(texts, config, 2, 0)).toThrow(/wordMinCount/);
   });
 
   it('encodes known features to their exact ids and drops unknown ones', () => {

@@ -8,12 +8,13 @@ export const OPSET_VERSION = 17;
 /** IR version 8 matches opset 17 (ONNX 1.12). */
 const IR_VERSION = 8;
 
-export type ElementType = 'float32' | 'int64' | 'int32';
+export type ElementType = 'float32' | 'int64' | 'int32' | 'uint16';
 
 const DATA_TYPES: Record<ElementType, onnx.TensorProto.DataType> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  uint16: onnx.TensorProto.DataType.UINT16,
 };
 
 /** A dimension: a fixed size or a symbolic name (e.g. 'batch'). */
@@ -66,14 +67,20 @@ export class GraphBuilder {
   /** A constant tensor stored in the model (weights); data is copied as raw little-endian bytes. */
   initializer(
     name: string,
-    data: Float32Array | BigInt64Array | Int32Array,
+    data: Float32Array | BigInt64Array | Int32Array | Uint16Array,
     dims: readonly number[],
   ): string {
     const expected = dims.reduce((a, b) => a * b, 1);
     if (expected !== data.length)
       throw new RangeError(`initializer ${name}: ${data.length} values for [${dims.join(', ')}]`);
     const type: ElementType =
-      data instanceof Float32Array ? 'float32' : data instanceof BigInt64Array ? 'int64' : 'int32';
+      data instanceof Float32Array
+        ? 'float32'
+        : data instanceof BigInt64Array
+          ? 'int64'
+          : data instanceof Uint16Array
+            ? 'uint16'
+            : 'int32';
     this.initializers.push({
       name,
       dims: [...dims],

@@ -35,7 +35,7 @@ interface Arguments {
 }
 
 const USAGE =
-  'usage: npm run train -- --data FILE.csv --arch linear|bag|dnn|textcnn|gru --out DIR [--tune N] [--seed S] ' +
+  'usage: npm run train -- --data FILE.csv --arch linear|svm|bag|dnn|textcnn|gru --out DIR [--tune N] [--seed S] ' +
   '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F] ' +
   '[--refit on|off]';
 
@@ -135,24 +135,31 @@ async function main(): Promise<void> {
   const modelVersion = `${args.arch}-${contentHash.slice(0, 12)}-s${args.seed}`;
   const createdAt = new Date().toISOString();
   const version = codeVersion();
-  const trainOne = async (spec: CandidateSpec, label: string): Promise<CandidateResult> =>
-    trainCandidate(
+  const trainOne = async (spec: CandidateSpec, label: string): Promise<CandidateResult> => {
+    let refitting = false;
+    return trainCandidate(
       data,
       spec,
       { dataset, modelVersion, createdAt, codeVersion: version, nomenclature },
       {
-        onStage: (stage) => log(`${label}: ${stage}`),
+        onStage: (stage) => {
+          refitting = stage === 'refitting';
+          log(`${label}: ${stage}`);
+        },
         onEpoch: (p) =>
           log(
-            `${label}: epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ` +
-              // The refit has no validation part (NaN): its epochs were chosen on the first run's.
+            // The svm reports tenths of its classes solved rather than epochs.
+            `${label}: ${spec.arch === 'svm' ? 'classes' : 'epoch'} ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ` +
               (Number.isNaN(p.validationAccuracy)
-                ? '(refit) '
+                ? ''
                 : `validation acc@1 ${p.validationAccuracy.toFixed(4)} `) +
+              // The refit has no validation part: its epochs were chosen on the first run's.
+              (refitting ? '(refit) ' : '') +
               `(${p.elapsedSeconds.toFixed(1)}s)`,
           ),
       },
     );
+  };
 
   let best: CandidateResult;
   if (args.tune > 0) {

@@ -5,6 +5,7 @@
  * Everything is seeded by the spec, so the same dataset and spec give the same `model.onnx` bytes.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { loadServingModel } from '../../shared/inference/model';
 import { encodeTokenLists } from '../../shared/inference/features';
 import type { Nomenclature } from '../../shared/hs/nomenclature';
@@ -19,8 +20,10 @@ import {
   buildVocabulary,
   describeEncoder,
   encodeBag,
+  isCharacterNgramFeature,
   normalizeText,
   tokenize,
+  type BagBatch,
   type TextEncoderConfig,
 } from '../../shared/text/encoder';
 import { classWeights, upsampleMinorityClasses } from '../data/balance';
@@ -38,7 +41,17 @@ import { createOnnxHeadEngine } from '../nn/head-engine';
 import { FEATURES_PER_TOKEN, packTexts, packedExampleSet } from '../nn/sequence/packed';
 import { INPUT_NAME, LOGITS_NAME, exportBagModel } from '../onnx/export';
 import { exportSequenceModel } from '../onnx/sequence';
-import { predictLogits, train, type ExampleSet, type TrainerConfig, type TrainingProgress } from '../trainer';
+import { exportLinearSvm } from '../onnx/svm';
+import { DEFAULT_SVM, LinearSvmModel, sparseExamples, trainLinearSvm } from '../models/svm';
+import {
+  accuracyAt1,
+  predictLogits,
+  train,
+  type ExampleSet,
+  type TrainerConfig,
+  type TrainingProgress,
+  type TrainingResult,
+} from '../trainer';
 import { candidateEncoder, effectiveHyperParameters, type CandidateSpec, type HyperParameters } from './spec';
 
 /** Labelled rows as the CSV reader returns them. */
@@ -157,10 +170,16 @@ export function learnedEncoder(
   if (minCount === 0) return base;
   if (typeof minCount !== 'number' || !Number.isInteger(minCount) || minCount < 0)
     throw new RangeError(`hyper-parameter minCount must be an integer >= 0, got ${JSON.stringify(minCount)}`);
+  const wordMinCount = params.wordMinCount ?? minCount;
+  if (typeof wordMinCount !== 'number' || !Number.isInteger(wordMinCount) || wordMinCount < 1)
+    throw new RangeError(
+      `hyper-parameter wordMinCount must be an integer >= 1, got ${JSON.stringify(wordMinCount)}`,
+    );
   return buildVocabulary(
     Array.from(trainRows, (i) => data.texts[i]!),
     base,
     minCount,
+    wordMinCount,
   );
 }
 
@@ -182,6 +201,148 @@ interface Prepared<Input extends Sized> {
   readonly layout: 'bag' | 'token_grid';
   readonly exportOnnx: (metadata: Parameters<typeof exportBagModel>[1]) => Uint8Array;
   readonly trainer: Partial<TrainerConfig>;
+  /** Trains the model another way than the gradient trainer (the svm); absent means `train`. */
+  readonly fit?: (run: FitRun) => Promise<TrainingResult>;
+}
+
+/** Solver threads of the svm at most (one per core up to this). */
+const SVM_MAX_THREADS = 4;
+
+/** One training run of a model that is not trained by gradient steps. */
+interface FitRun {
+  readonly rows: Int32Array;
+  /** Per-class loss weights (balance 'class-weights'), or null. */
+  readonly classWeights: Float32Array | null;
+  readonly validationRows: Int32Array | null;
+  readonly checkpointPath: string | null;
+  readonly checkpointTag: string;
+  readonly onEpoch: ((progress: TrainingProgress) => void) | undefined;
+}
+
+/**
+ * The linear SVM (one-vs-rest, dual coordinate descent) on the vocabulary's tf-idf features. Its progress is
+ * reported per tenth of the classes solved, as "epochs" of 10, and checkpointed at the same points.
+ */
+function prepareSvm(
+  spec: CandidateSpec,
+  params: HyperParameters,
+  encoder: TextEncoderConfig,
+  data: CandidateData,
+  classes: number,
+  trainRows: Int32Array,
+): Prepared<BagBatch> {
+  if (featureWeightingParam(params) !== 'idf')
+    throw new RangeError("hyper-parameter featureWeighting must be 'idf' for the svm");
+  const rows = encoder.buckets + 1;
+  const bags = data.texts.map((text) => encodeBag(text, encoder));
+  const model = new LinearSvmModel({
+    ...DEFAULT_SVM,
+    kind: 'svm',
+    rows,
+    classes,
+    c: numberParam(params, 'c'),
+    tolerance: numberParam(params, 'tolerance'),
+    pruneBelow: numberParam(params, 'pruneBelow'),
+  });
+  model.setFeatureWeights(
+    inverseDocumentFrequencies(
+      Array.from(trainRows, (i) => bags[i]!),
+      rows,
+    ),
+  );
+  model.setFeatureGroups(characterNgramGroups(encoder));
+  const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => data.labels[i]!);
+  const examples = (indices: Int32Array) =>
+    bagExamples(
+      Array.from(indices, (i) => bags[i]!),
+      labelsOf(indices),
+    );
+  return {
+    model,
+    examples,
+    layout: 'bag',
+    exportOnnx: (metadata) => exportLinearSvm(model, metadata),
+    trainer: {
+      checkpointTag: `${featureStateTag(encoder, model.featureWeights)}|${JSON.stringify(model.config)}`,
+    },
+    fit: async (run) => {
+      const labels = labelsOf(run.rows);
+      const costScale = run.classWeights ? Float32Array.from(labels, (l) => run.classWeights![l]!) : null;
+      const sparse = sparseExamples(
+        Array.from(run.rows, (i) => bags[i]!),
+        labels,
+        model.featureWeights,
+        model.featureGroups,
+        costScale,
+      );
+      const history: TrainingProgress[] = [];
+      const validation = run.validationRows ? examples(run.validationRows) : null;
+      let validationLogits: Float32Array = new Float32Array(0);
+      await trainLinearSvm(model, sparse, {
+        seed: spec.seed,
+        // Classes are independent problems: every core solves some (the weights do not depend on how many).
+        threads: Math.min(SVM_MAX_THREADS, availableParallelism()),
+        checkpointPath: run.checkpointPath,
+        checkpointTag: `${run.checkpointTag}|seed:${spec.seed}|rows:${rowsHash(run.rows)}`,
+        onProgress: (p) => {
+          let validationAccuracy = NaN;
+          // Scored once every class is solved: the model holds its weights from the last chunk on.
+          if (p.chunk === p.chunks && validation) {
+            validationLogits = forwardAll(model, validation);
+            validationAccuracy = accuracyAt1(validationLogits, validation.labels, classes);
+          }
+          const progress = {
+            epoch: p.chunk,
+            epochs: p.chunks,
+            loss: p.loss,
+            validationAccuracy,
+            elapsedSeconds: p.elapsedSeconds,
+          };
+          history.push(progress);
+          run.onEpoch?.(progress);
+        },
+      });
+      if (validation && validationLogits.length === 0) validationLogits = forwardAll(model, validation);
+      return { bestEpoch: 1, history, validationLogits, stoppedEarly: false };
+    },
+  };
+}
+
+/**
+ * Feature group per row for the svm's normalisation: 1 for character n-grams of the encoder's vocabulary, 0 for
+ * the rest. A hashed encoder cannot tell them apart: one group.
+ */
+function characterNgramGroups(encoder: TextEncoderConfig): Uint8Array {
+  const groups = new Uint8Array(encoder.buckets + 1);
+  encoder.vocabulary?.forEach((feature, index) => {
+    if (isCharacterNgramFeature(feature)) groups[index + 1] = 1;
+  });
+  return groups;
+}
+
+/** Logits of a whole example set through the model's own forward pass, in batches. */
+function forwardAll<Input extends Sized>(
+  model: Model<Input>,
+  examples: ExampleSet<Input>,
+  batchSize = 512,
+): Float32Array {
+  const classes = model.config.classes;
+  const out = new Float32Array(examples.size * classes);
+  for (let start = 0; start < examples.size; start += batchSize) {
+    const input = examples.batch(
+      Int32Array.from({ length: Math.min(batchSize, examples.size - start) }, (_, i) => start + i),
+    );
+    out.set(model.forward(input, null).subarray(0, input.size * classes), start * classes);
+  }
+  return out;
+}
+
+/** Short identity of a list of row indices (which rows, in which order, duplicates included). */
+function rowsHash(rows: Int32Array): string {
+  return createHash('sha256')
+    .update(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function prepare(
@@ -192,6 +353,7 @@ function prepare(
   classes: number,
   trainRows: Int32Array,
 ): Prepared<Sized> {
+  if (spec.arch === 'svm') return prepareSvm(spec, params, encoder, data, classes, trainRows);
   const rows = encoder.buckets + 1;
   const rng = createRandom(spec.seed);
   const lr = numberParam(params, 'lr');
@@ -361,19 +523,28 @@ export async function trainCandidate(
   const prepared = prepare(spec, params, encoder, data, classes, split.train);
   const balanced = balancedRows(spec, data, classes, split.train);
   stage('training');
-  const trained = await train(
-    prepared.model,
-    prepared.examples(balanced.rows),
-    prepared.examples(split.validation),
-    {
-      ...prepared.trainer,
-      epochs: spec.epochs,
-      seed: spec.seed,
-      classWeights: balanced.weights,
-      checkpointPath: options.checkpointPath ?? null,
-    },
-    hooks.onEpoch,
-  );
+  const trained = prepared.fit
+    ? await prepared.fit({
+        rows: balanced.rows,
+        classWeights: balanced.weights,
+        validationRows: split.validation,
+        checkpointPath: options.checkpointPath ?? null,
+        checkpointTag: prepared.trainer.checkpointTag ?? 'weights',
+        onEpoch: hooks.onEpoch,
+      })
+    : await train(
+        prepared.model,
+        prepared.examples(balanced.rows),
+        prepared.examples(split.validation),
+        {
+          ...prepared.trainer,
+          epochs: spec.epochs,
+          seed: spec.seed,
+          classWeights: balanced.weights,
+          checkpointPath: options.checkpointPath ?? null,
+        },
+        hooks.onEpoch,
+      );
 
   // The model that ships: the validated one, or the same recipe refitted on training + validation.
   let final = { encoder, prepared, trainRows: split.train };
@@ -383,24 +554,36 @@ export async function trainCandidate(
     const refitEncoder = learnedEncoder(spec, params, data, refitRows);
     const refitPrepared = prepare(spec, params, refitEncoder, data, classes, refitRows);
     const refitBalanced = balancedRows(spec, data, classes, refitRows);
-    await train(
-      refitPrepared.model,
-      refitPrepared.examples(refitBalanced.rows),
-      null,
-      {
-        ...refitPrepared.trainer,
-        // The first run's schedule, stopped where it was best: the same learning rates on more rows, so the
-        // refitted model's confidence stays close to the one its temperature and thresholds were chosen for.
-        epochs: spec.epochs,
-        stopAfterEpochs: trained.bestEpoch,
-        seed: spec.seed,
+    const refitCheckpoint = options.checkpointPath ? refitCheckpointPath(options.checkpointPath) : null;
+    if (refitPrepared.fit) {
+      // A convex problem solved to a tolerance: nothing to stop early, the same solver on more rows.
+      await refitPrepared.fit({
+        rows: refitBalanced.rows,
         classWeights: refitBalanced.weights,
-        checkpointPath: options.checkpointPath ? refitCheckpointPath(options.checkpointPath) : null,
-        // Both counts shape the learning rates, so a refit checkpoint is only resumed into the same run.
-        checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit:${trained.bestEpoch}/${spec.epochs}`,
-      },
-      hooks.onEpoch,
-    );
+        validationRows: null,
+        checkpointPath: refitCheckpoint,
+        checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit`,
+        onEpoch: hooks.onEpoch,
+      });
+    } else
+      await train(
+        refitPrepared.model,
+        refitPrepared.examples(refitBalanced.rows),
+        null,
+        {
+          ...refitPrepared.trainer,
+          // The first run's schedule, stopped where it was best: the same learning rates on more rows, so the
+          // refitted model's confidence stays close to the one its temperature and thresholds were chosen for.
+          epochs: spec.epochs,
+          stopAfterEpochs: trained.bestEpoch,
+          seed: spec.seed,
+          classWeights: refitBalanced.weights,
+          checkpointPath: refitCheckpoint,
+          // Both counts shape the learning rates, so a refit checkpoint is only resumed into the same run.
+          checkpointTag: `${refitPrepared.trainer.checkpointTag ?? 'weights'}|refit:${trained.bestEpoch}/${spec.epochs}`,
+        },
+        hooks.onEpoch,
+      );
     final = { encoder: refitEncoder, prepared: refitPrepared, trainRows: refitRows };
   }
 

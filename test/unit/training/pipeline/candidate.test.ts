@@ -63,7 +63,7 @@ describe('splitForPipeline', () => {
 });
 
 describe('trainCandidate', () => {
-  it.each(['bag', 'textcnn'] as const)(
+  it.each(['bag', 'textcnn', 'svm'] as const)(
     'packages a %s model that passes ONNX parity, learns the data, and is reproducible',
     async (arch) => {
       const spec = resolveCandidateSpec({ arch, epochs: 3, seed: 4, encoder: SMALL });
@@ -73,11 +73,11 @@ describe('trainCandidate', () => {
         onStage: (s) => stages.push(s),
         onEpoch: (p) => epochs.push(p.epoch),
       });
-      // The bag refits on training + validation by default (DEFAULT_REFIT); the Text-CNN does not.
+      // The bag and the svm refit on training + validation by default (DEFAULT_REFIT); the Text-CNN does not.
       expect(stages).toEqual([
         'encoding',
         'training',
-        ...(arch === 'bag' ? ['refitting'] : []),
+        ...(arch === 'textcnn' ? [] : ['refitting']),
         'evaluating',
         'exporting',
         'packaging',
@@ -214,6 +214,52 @@ describe('trainCandidate', () => {
     });
     expect(resumedRefitEpochs).toEqual(Array.from({ length: refitted.bestEpoch - 1 }, (_, i) => i + 2));
     expect(resumed.modelHash).toBe(refitted.modelHash);
+  }, 120_000);
+
+  it('trains the svm class by class, resuming its checkpoint in either phase with the same weights', async () => {
+    const spec = resolveCandidateSpec({ arch: 'svm', seed: 3 });
+    const progress: string[] = [];
+    let stage = '';
+    const uninterrupted = await trainCandidate(data, spec, options('svm-r'), {
+      onStage: (s) => (stage = s),
+      onEpoch: (p) => progress.push(`${stage}:${p.epoch}/${p.epochs}`),
+    });
+    // Tenths of the classes solved, in each phase; validation accuracy once the first phase is done.
+    expect(progress.filter((p) => p.startsWith('training:'))).toHaveLength(10);
+    expect(progress.filter((p) => p.startsWith('refitting:'))).toHaveLength(10);
+    expect(uninterrupted.history.at(-1)!.validationAccuracy).toBe(
+      uninterrupted.evaluation.validation.accuracyAt1,
+    );
+    expect(uninterrupted.parityMaxDifference).toBeLessThan(1e-4);
+    expect(uninterrupted.evaluation.test.accuracyAt1).toBeGreaterThan(0.6);
+    // Words and character n-grams have their own vocabulary cut-offs.
+    expect(uninterrupted.manifest.hyperParameters).toMatchObject({ minCount: 2, wordMinCount: 1 });
+
+    for (const [phase, at] of [
+      ['training', 4],
+      ['refitting', 7],
+    ] as const) {
+      const checkpoint = join(folder, `svm-${phase}.ckpt`);
+      stage = '';
+      await expect(
+        trainCandidate(data, spec, options('svm-r', checkpoint), {
+          onStage: (s) => (stage = s),
+          onEpoch: (p) => {
+            if (stage === phase && p.epoch === at) throw new Error('activity died');
+          },
+        }),
+      ).rejects.toThrow('activity died');
+      stage = '';
+      const resumedFrom: number[] = [];
+      const resumed = await trainCandidate(data, spec, options('svm-r', checkpoint), {
+        onStage: (s) => (stage = s),
+        onEpoch: (p) => {
+          if (stage === phase) resumedFrom.push(p.epoch);
+        },
+      });
+      expect(resumedFrom[0]).toBe(at + 1);
+      expect(resumed.modelHash).toBe(uninterrupted.modelHash);
+    }
   }, 120_000);
 
   it('refuses to resume a checkpoint written with another vocabulary', async () => {

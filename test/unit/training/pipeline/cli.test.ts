@@ -52,8 +52,8 @@ describe('npm run train arguments', () => {
 
   it('names what is wrong', () => {
     expect(() => parseArguments(['--data', 'a.csv'])).toThrow(/--data and --out are required/);
-    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--arch', 'svm'])).toThrow(
-      /unknown architecture 'svm'/,
+    expect(() => parseArguments(['--data', 'a', '--out', 'd', '--arch', 'transformer'])).toThrow(
+      /unknown architecture 'transformer'/,
     );
     expect(() => parseArguments(['--data', 'a', '--out', 'd', '--epochs', '0'])).toThrow(
       /--epochs must be an integer ≥ 1/,

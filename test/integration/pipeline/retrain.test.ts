@@ -160,7 +160,7 @@ describe('retraining pipeline through the local host', () => {
     expect(record.status).toBe('completed');
     expect(record.trigger.source).toBe('dataset');
     expect(record.datasetVersion).toMatch(/^ds-[0-9a-f]{20}$/);
-    expect(record.candidates.map((c: { arch: string }) => c.arch).sort()).toEqual(['bag', 'textcnn']);
+    expect(record.candidates.map((c: { arch: string }) => c.arch).sort()).toEqual(['bag', 'svm']);
     expect(record.gate.passed).toBe(true);
     expect(record.gate.champion).toBe('champ-1');
     expect(record.gate.parityAgreement).toBeGreaterThanOrEqual(0.999);
@@ -194,7 +194,7 @@ describe('retraining pipeline through the local host', () => {
       Object.fromEntries(r.candidates.map((c) => [c.arch, c.modelHash]));
     expect(hashes(again)).toEqual(hashes(record));
 
-    expect((await api('POST', 'retrain', { settings: { archs: ['svm'] } })).status).toBe(400);
+    expect((await api('POST', 'retrain', { settings: { archs: ['transformer'] } })).status).toBe(400);
     expect((await api('GET', 'pipelines/nope')).status).toBe(404);
   }, 600_000);
 });

@@ -160,7 +160,7 @@ describe('retraining pipeline through the local host', () => {
     expect(record.status).toBe('completed');
     expect(record.trigger.source).toBe('dataset');
     expect(record.datasetVersion).toMatch(/^ds-[0-9a-f]{20}$/);
-    expect(record.candidates.map((c: { arch: string }) => c.arch).sort()).toEqual(['bag', 'svm']);
+    expect(record.candidates.map((c: { arch: string }) => c.arch).sort()).toEqual(['bag', 'textcnn']);
     expect(record.gate.passed).toBe(true);
     expect(record.gate.champion).toBe('champ-1');
     expect(record.gate.parityAgreement).toBeGreaterThanOrEqual(0.999);
@@ -193,6 +193,18 @@ describe('retraining pipeline through the local host', () => {
     const hashes = (r: { candidates: { arch: string; modelHash: string }[] }): Record<string, string> =>
       Object.fromEntries(r.candidates.map((c) => [c.arch, c.modelHash]));
     expect(hashes(again)).toEqual(hashes(record));
+
+    // The svm is opt-in: its solver threads run inside the candidate's worker thread on the host.
+    const svm = await api('POST', 'retrain', {
+      datasetVersion: record.datasetVersion,
+      reason: 'svm',
+      settings: { archs: ['svm'], register: false },
+    });
+    expect(svm.status).toBe(202);
+    const svmRecord = (await finished(svm.json.id)).record;
+    expect(svmRecord.status).toBe('completed');
+    expect(svmRecord.candidates.map((c: { arch: string }) => c.arch)).toEqual(['svm']);
+    expect(svmRecord.candidates[0].metrics['test.accuracyAt1']).toBeGreaterThan(0.8);
 
     expect((await api('POST', 'retrain', { settings: { archs: ['transformer'] } })).status).toBe(400);
     expect((await api('GET', 'pipelines/nope')).status).toBe(404);

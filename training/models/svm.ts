@@ -253,13 +253,6 @@ export function sparseExamples(
   return { rowStart, cols: cols.subarray(0, at), values: values.subarray(0, at), labels, costScale };
 }
 
-export interface SolveStatistics {
-  /** Passes over the active examples. */
-  iterations: number;
-  /** Mean squared hinge loss on the training examples. */
-  loss: number;
-}
-
 /**
  * One class against the rest: L2-regularised squared-hinge SVM, dual coordinate descent with shrinking
  * (LIBLINEAR's solve_l2r_l1l2_svc for the L2 loss). `w` (length rows, all zero on entry) receives the weights;
@@ -272,7 +265,7 @@ export function solveOneVsRest(
   config: LinearSvmConfig,
   seed: number,
   w: Float64Array,
-): { bias: number; statistics: SolveStatistics } {
+): { bias: number; loss: number } {
   const n = data.labels.length;
   const { rowStart, cols, values, labels, costScale } = data;
   const alpha = new Float64Array(n);
@@ -295,8 +288,7 @@ export function solveOneVsRest(
   // Only the lower bound (α = 0) exists for the squared hinge, so shrinking needs only the largest gradient.
   let maxOld = Infinity;
   const rng = createRandom(seed);
-  let iteration = 0;
-  for (; iteration < config.maxIterations; iteration++) {
+  for (let iteration = 0; iteration < config.maxIterations; iteration++) {
     let maxNew = -Infinity;
     let minNew = Infinity;
     for (let s = 0; s < active; s++) {
@@ -350,7 +342,8 @@ export function solveOneVsRest(
   // At the optimum α_i = 2 C_i ξ_i, so the squared hinge of example i is (α_i D_ii)².
   let loss = 0;
   for (let i = 0; i < n; i++) loss += (alpha[i]! * diagonal[i]!) ** 2;
-  return { bias, statistics: { iterations: iteration + 1, loss: loss / Math.max(1, n) } };
+  // Mean squared hinge loss on the training examples.
+  return { bias, loss: loss / Math.max(1, n) };
 }
 
 export interface SvmTrainingOptions {
@@ -518,7 +511,7 @@ export function solveClassRange(
   const losses: number[] = [];
   const keep = (value: number): boolean => value !== 0 && Math.abs(value) >= config.pruneBelow;
   for (let c = from; c < to; c++) {
-    const { bias, statistics } = solveOneVsRest(data, c, config, seed + c, w);
+    const { bias, loss } = solveOneVsRest(data, c, config, seed + c, w);
     let count = 0;
     for (let f = 0; f < rows; f++) if (keep(w[f]!)) count++;
     const features = new Int32Array(count);
@@ -532,7 +525,7 @@ export function solveClassRange(
       w[f] = 0;
     }
     solutions.push({ features, values, bias });
-    losses.push(statistics.loss);
+    losses.push(loss);
   }
   return { solutions, losses };
 }

@@ -220,6 +220,27 @@ interface FitRun {
 }
 
 /**
+ * Every text encoded as a bag under `encoder`, the idf weights of the training rows' bags, and example sets of any
+ * rows: what the bag architectures and the svm share.
+ */
+function encodedBags(data: CandidateData, encoder: TextEncoderConfig, trainRows: Int32Array) {
+  const bags = data.texts.map((text) => encodeBag(text, encoder));
+  return {
+    bags,
+    inverseDocumentFrequencies: (): Float32Array =>
+      inverseDocumentFrequencies(
+        Array.from(trainRows, (i) => bags[i]!),
+        encoder.buckets + 1,
+      ),
+    examples: (indices: Int32Array): ExampleSet<BagBatch> =>
+      bagExamples(
+        Array.from(indices, (i) => bags[i]!),
+        Int32Array.from(indices, (i) => data.labels[i]!),
+      ),
+  };
+}
+
+/**
  * The linear SVM (one-vs-rest, dual coordinate descent) on the vocabulary's tf-idf features. Its progress is
  * reported per tenth of the classes solved, as "epochs" of 10, and checkpointed at the same points.
  */
@@ -233,30 +254,18 @@ function prepareSvm(
 ): Prepared<BagBatch> {
   if (featureWeightingParam(params) !== 'idf')
     throw new RangeError("hyper-parameter featureWeighting must be 'idf' for the svm");
-  const rows = encoder.buckets + 1;
-  const bags = data.texts.map((text) => encodeBag(text, encoder));
+  const { bags, inverseDocumentFrequencies: idf, examples } = encodedBags(data, encoder, trainRows);
   const model = new LinearSvmModel({
     ...DEFAULT_SVM,
     kind: 'svm',
-    rows,
+    rows: encoder.buckets + 1,
     classes,
     c: numberParam(params, 'c'),
     tolerance: numberParam(params, 'tolerance'),
     pruneBelow: numberParam(params, 'pruneBelow'),
   });
-  model.setFeatureWeights(
-    inverseDocumentFrequencies(
-      Array.from(trainRows, (i) => bags[i]!),
-      rows,
-    ),
-  );
+  model.setFeatureWeights(idf());
   model.setFeatureGroups(characterNgramGroups(encoder));
-  const labelsOf = (indices: Int32Array): Int32Array => Int32Array.from(indices, (i) => data.labels[i]!);
-  const examples = (indices: Int32Array) =>
-    bagExamples(
-      Array.from(indices, (i) => bags[i]!),
-      labelsOf(indices),
-    );
   return {
     model,
     examples,
@@ -266,7 +275,7 @@ function prepareSvm(
       checkpointTag: `${featureStateTag(encoder, model.featureWeights)}|${JSON.stringify(model.config)}`,
     },
     fit: async (run) => {
-      const labels = labelsOf(run.rows);
+      const { labels } = examples(run.rows);
       const costScale = run.classWeights ? Float32Array.from(labels, (l) => run.classWeights![l]!) : null;
       const sparse = sparseExamples(
         Array.from(run.rows, (i) => bags[i]!),
@@ -276,8 +285,13 @@ function prepareSvm(
         costScale,
       );
       const history: TrainingProgress[] = [];
+      const report = (progress: TrainingProgress): void => {
+        history.push(progress);
+        run.onEpoch?.(progress);
+      };
       const validation = run.validationRows ? examples(run.validationRows) : null;
-      let validationLogits: Float32Array = new Float32Array(0);
+      // The last chunk's report waits for the validation score, which needs every class solved.
+      let lastChunk: TrainingProgress | null = null;
       await trainLinearSvm(model, sparse, {
         seed: spec.seed,
         // Classes are independent problems: every core solves some (the weights do not depend on how many).
@@ -285,24 +299,24 @@ function prepareSvm(
         checkpointPath: run.checkpointPath,
         checkpointTag: `${run.checkpointTag}|seed:${spec.seed}|rows:${rowsHash(run.rows)}`,
         onProgress: (p) => {
-          let validationAccuracy = NaN;
-          // Scored once every class is solved: the model holds its weights from the last chunk on.
-          if (p.chunk === p.chunks && validation) {
-            validationLogits = forwardAll(model, validation);
-            validationAccuracy = accuracyAt1(validationLogits, validation.labels, classes);
-          }
           const progress = {
             epoch: p.chunk,
             epochs: p.chunks,
             loss: p.loss,
-            validationAccuracy,
+            validationAccuracy: NaN,
             elapsedSeconds: p.elapsedSeconds,
           };
-          history.push(progress);
-          run.onEpoch?.(progress);
+          if (p.chunk === p.chunks && validation) lastChunk = progress;
+          else report(progress);
         },
       });
-      if (validation && validationLogits.length === 0) validationLogits = forwardAll(model, validation);
+      const validationLogits = validation ? await predictLogits(model, validation) : new Float32Array(0);
+      if (lastChunk !== null) {
+        report({
+          ...(lastChunk as TrainingProgress),
+          validationAccuracy: accuracyAt1(validationLogits, validation!.labels, classes),
+        });
+      }
       return { bestEpoch: 1, history, validationLogits, stoppedEarly: false };
     },
   };
@@ -318,23 +332,6 @@ function characterNgramGroups(encoder: TextEncoderConfig): Uint8Array {
     if (isCharacterNgramFeature(feature)) groups[index + 1] = 1;
   });
   return groups;
-}
-
-/** Logits of a whole example set through the model's own forward pass, in batches. */
-function forwardAll<Input extends Sized>(
-  model: Model<Input>,
-  examples: ExampleSet<Input>,
-  batchSize = 512,
-): Float32Array {
-  const classes = model.config.classes;
-  const out = new Float32Array(examples.size * classes);
-  for (let start = 0; start < examples.size; start += batchSize) {
-    const input = examples.batch(
-      Int32Array.from({ length: Math.min(batchSize, examples.size - start) }, (_, i) => start + i),
-    );
-    out.set(model.forward(input, null).subarray(0, input.size * classes), start * classes);
-  }
-  return out;
 }
 
 /** Short identity of a list of row indices (which rows, in which order, duplicates included). */
@@ -404,7 +401,7 @@ function prepare(
       trainer: { batchSize, schedule: { base: lr, warmupSteps: 100, decay: 'linear', finalFactor: 0 } },
     };
   }
-  const bags = data.texts.map((text) => encodeBag(text, encoder));
+  const encoded = encodedBags(data, encoder, trainRows);
   const featureWeighting = featureWeightingParam(params);
   const model = createBagModel(
     spec.arch === 'linear'
@@ -423,21 +420,11 @@ function prepare(
   );
   // Fixed statistics of the training part, set before the trainer restores a checkpoint's parameters, so a
   // resumed model and an uninterrupted one pool with the same weights (the checkpoint tag checks it).
-  if (featureWeighting === 'idf')
-    model.setFeatureWeights(
-      inverseDocumentFrequencies(
-        Array.from(trainRows, (i) => bags[i]!),
-        rows,
-      ),
-    );
+  if (featureWeighting === 'idf') model.setFeatureWeights(encoded.inverseDocumentFrequencies());
   const checkpointTag = featureStateTag(encoder, model.featureWeights);
   return {
     model: model,
-    examples: (indices) =>
-      bagExamples(
-        Array.from(indices, (i) => bags[i]!),
-        labelsOf(indices),
-      ),
+    examples: encoded.examples,
     layout: 'bag',
     exportOnnx: (metadata) => exportBagModel(model, metadata),
     trainer:

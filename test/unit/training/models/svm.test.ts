@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { createRandom } from '../../../../shared/math/random';
 import { describeEncoder, packBags, resolveEncoderConfig } from '../../../../shared/text/encoder';
 import { softmaxRows } from '../../../../training/nn/kernels';
+import { accuracyAt1 } from '../../../../training/trainer';
 import {
   DEFAULT_SVM,
   LinearSvmConfig,
@@ -104,10 +105,10 @@ describe('solveOneVsRest', () => {
     // Primal: ½(|w|² + b²) + C Σ max(0, 1 - y(w·x + b))².
     let norm = bias * bias;
     for (const v of w) norm += v * v;
-    const hinge = margins(data, 3, w, bias).reduce((sum, m) => sum + Math.max(0, 1 - m) ** 2, 0);
-    const primal = 0.5 * norm + c * hinge;
+    const slacks = margins(data, 3, w, bias).map((m) => Math.max(0, 1 - m));
+    const primal = 0.5 * norm + c * slacks.reduce((sum, xi) => sum + xi * xi, 0);
     // At the dual optimum α_i = 2C ξ_i, so the dual objective is Σα - ½|w|² - Σ α²/(4C) with these α.
-    const alphas = margins(data, 3, w, bias).map((m) => 2 * c * Math.max(0, 1 - m));
+    const alphas = slacks.map((xi) => 2 * c * xi);
     const dual =
       alphas.reduce((a, b) => a + b, 0) - 0.5 * norm - alphas.reduce((a, b) => a + b * b, 0) / (4 * c);
     expect(primal).toBeGreaterThan(0);
@@ -129,13 +130,7 @@ describe('trainLinearSvm', () => {
     await trainLinearSvm(model, data, { seed: 1, checkpointPath: null, checkpointTag: 't' });
     const test = generated(300, 77);
     const logits = model.forward(packBags(test.bags), null);
-    let hits = 0;
-    test.labels.forEach((label, r) => {
-      let best = 0;
-      for (let c = 1; c < CLASSES; c++) if (logits[r * CLASSES + c]! > logits[r * CLASSES + best]!) best = c;
-      if (best === label) hits++;
-    });
-    expect(hits / test.labels.length).toBeGreaterThan(0.9);
+    expect(accuracyAt1(logits, test.labels, CLASSES)).toBeGreaterThan(0.9);
     // Only features of support vectors carry weight: far fewer entries than the dense table.
     expect(model.entries).toBeGreaterThan(0);
     expect(model.entries).toBeLessThan(ROWS * CLASSES);
@@ -143,55 +138,36 @@ describe('trainLinearSvm', () => {
 
   it('is deterministic, and a run resumed from its checkpoint reaches the same weights', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'svm-'));
-    try {
-      const first = prepared();
-      const progress: number[] = [];
-      await trainLinearSvm(first.model, first.data, {
+    /** A fresh model solved in 4 chunks (seed 4); the chunks it reported; "killed" after chunk `dieAfter`. */
+    const run = async (checkpointPath: string | null, checkpointTag = 't', dieAfter?: number) => {
+      const { model, data } = prepared();
+      const chunks: number[] = [];
+      await trainLinearSvm(model, data, {
         seed: 4,
-        checkpointPath: null,
-        checkpointTag: 't',
+        checkpointPath,
+        checkpointTag,
         chunks: 4,
-        onProgress: (p) => progress.push(p.chunk),
+        onProgress: (p) => {
+          chunks.push(p.chunk);
+          if (p.chunk === dieAfter) throw new Error('killed');
+        },
       });
-      expect(progress).toEqual([1, 2, 3, 4]);
+      return { model, chunks };
+    };
+    try {
+      const first = await run(null);
+      expect(first.chunks).toEqual([1, 2, 3, 4]);
 
       // A run that dies after its second chunk, then a restart on the same checkpoint.
       const path = join(dir, 'checkpoint');
-      const dying = prepared();
-      await expect(
-        trainLinearSvm(dying.model, dying.data, {
-          seed: 4,
-          checkpointPath: path,
-          checkpointTag: 't',
-          chunks: 4,
-          onProgress: (p) => {
-            if (p.chunk === 2) throw new Error('killed');
-          },
-        }),
-      ).rejects.toThrow('killed');
-      const resumed = prepared();
-      const resumedChunks: number[] = [];
-      await trainLinearSvm(resumed.model, resumed.data, {
-        seed: 4,
-        checkpointPath: path,
-        checkpointTag: 't',
-        chunks: 4,
-        onProgress: (p) => resumedChunks.push(p.chunk),
-      });
-      expect(resumedChunks).toEqual([3, 4]);
+      await expect(run(path, 't', 2)).rejects.toThrow('killed');
+      const resumed = await run(path);
+      expect(resumed.chunks).toEqual([3, 4]);
       expect(resumed.model.weights).toEqual(first.model.weights);
 
       // Another tag (other data or settings) starts over instead of resuming.
-      const other = prepared();
-      const otherChunks: number[] = [];
-      await trainLinearSvm(other.model, other.data, {
-        seed: 4,
-        checkpointPath: path,
-        checkpointTag: 'other',
-        chunks: 4,
-        onProgress: (p) => otherChunks.push(p.chunk),
-      });
-      expect(otherChunks).toEqual([1, 2, 3, 4]);
+      const other = await run(path, 'other');
+      expect(other.chunks).toEqual([1, 2, 3, 4]);
       expect(other.model.weights).toEqual(first.model.weights);
     } finally {
       rmSync(dir, { recursive: true, force: true });

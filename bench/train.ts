@@ -9,9 +9,10 @@
  * `--balance` overrides every architecture's class-imbalance remedy (default: the pipeline's, stratified up-sampling),
  * to measure the remedies against each other.
  *
- * The packages are scored on the split's test part, so each training holds out only 5 % for its own test metrics
- * and 10 % for early stopping and thresholds (`npm run train`'s defaults, 15 % + 15 %, would train our models on
- * 72 % of the rows the peers train on).
+ * Each training gets the split's test part as its test file (`npm run train -- --test`), so nothing else is held out
+ * of the rows the peers train on but the 10 % validation part (early stopping, temperature, thresholds), which the
+ * architectures that refit (svm, bag) then train on too. The package's own test metrics are then measured on the
+ * same rows as the table's.
  *
  * 1. Splits the data with `../shared/bench/split.py` (stable hash of the description: no description on both sides).
  * 2. Trains each architecture with `npm run train` (`dist/training/cli/train.js`) in its own process, so wall time,
@@ -151,6 +152,7 @@ async function scorePackage(
 function trainArchitecture(
   arch: string,
   trainCsv: string,
+  testCsv: string,
   out: string,
   epochs: string | undefined,
   balance: string | undefined,
@@ -163,8 +165,8 @@ function trainArchitecture(
     arch,
     '--out',
     out,
-    '--test-fraction',
-    '0.05',
+    '--test',
+    testCsv,
     '--validation-fraction',
     '0.1',
   ];
@@ -251,33 +253,57 @@ async function main(): Promise<void> {
   });
   const test = parse<Row>(readFileSync(testCsv), { columns: true, skip_empty_lines: true });
 
+  const withPeers = !process.argv.includes('--no-peers');
+  // Before half an hour of training, not after it.
+  if (withPeers) checkPeerPrerequisites();
+
   const rows: ResultRow[] = [];
   for (const arch of archs) {
     console.error(`== ${arch}`);
     const epochs = epochsFor(arch);
-    const trained = trainArchitecture(arch, trainCsv, join(out, arch), epochs, balance);
-    rows.push({
+    const trained = trainArchitecture(arch, trainCsv, testCsv, join(out, arch), epochs, balance);
+    const row = {
       name: rowName(arch, epochs, balance),
       ...(await scorePackage(join(out, arch), test)),
       trainSeconds: trained.seconds,
       cpuSeconds: trained.cpuSeconds,
       peakRssMb: trained.peakRssMb,
-    });
+    };
+    rows.push(row);
+    // Each row as it is measured, so a later failure loses nothing.
+    console.error(`${TABLE_HEADER}\n${tableLine(row)}`);
   }
-  if (!process.argv.includes('--no-peers')) rows.push(...runPeers(trainCsv, testCsv));
+  if (withPeers) rows.push(...runPeers(trainCsv, testCsv));
 
   console.log(`\ndata ${data}: ${test.length} test rows; ${new Date().toISOString()}\n`);
-  console.log(
-    '| model | acc@1 | acc@5 | coverage@98 % (own threshold) | its precision | oracle coverage@95 % | oracle coverage@98 % | train s (wall) | train CPU s | peak RSS MB |',
+  console.log(TABLE_HEADER);
+  for (const row of rows) console.log(tableLine(row));
+}
+
+const TABLE_HEADER =
+  '| model | acc@1 | acc@5 | coverage@98 % (own threshold) | its precision | oracle coverage@95 % | oracle coverage@98 % | train s (wall) | train CPU s | peak RSS MB |\n' +
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |';
+
+function tableLine(row: ResultRow): string {
+  return (
+    `| ${row.name} | ${fixed(row.acc1)} | ${fixed(row.acc5)} | ${fixed(row.coverageAt98)} | ${fixed(row.precisionAt98)} | ` +
+    `${fixed(row.oracleCoverageAt95)} | ${fixed(row.oracleCoverageAt98)} | ${fixed(row.trainSeconds, 0)} | ` +
+    `${fixed(row.cpuSeconds, 0)} | ${row.peakRssMb ?? '–'} |`
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const row of rows) {
-    console.log(
-      `| ${row.name} | ${fixed(row.acc1)} | ${fixed(row.acc5)} | ${fixed(row.coverageAt98)} | ${fixed(row.precisionAt98)} | ` +
-        `${fixed(row.oracleCoverageAt95)} | ${fixed(row.oracleCoverageAt98)} | ${fixed(row.trainSeconds, 0)} | ` +
-        `${fixed(row.cpuSeconds, 0)} | ${row.peakRssMb ?? '–'} |`,
+}
+
+/** The peers need Debian's python3 with numpy, scikit-learn and torch, and the fastText command. */
+function checkPeerPrerequisites(): void {
+  const probe = spawnSync(
+    '/bin/sh',
+    ['-c', "/usr/bin/python3 -c 'import numpy, sklearn, torch' && command -v fasttext"],
+    { encoding: 'utf8' },
+  );
+  if (probe.status !== 0)
+    throw new Error(
+      'the peers need python3-numpy, python3-sklearn, python3-torch and fasttext (apt-get install them, or pass ' +
+        `--no-peers): ${(probe.stderr || probe.error?.message || 'fasttext not found').trim()}`,
     );
-  }
 }
 
 main().catch((error: unknown) => {

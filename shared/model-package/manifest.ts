@@ -83,6 +83,11 @@ export interface ModelManifest {
   /** Validation / test metrics by name (accuracy@1, coverage@98, ...). */
   readonly metrics: Readonly<Record<string, number>>;
   readonly dataset: ManifestDataset;
+  /**
+   * The labelled data the test metrics were measured on when it is not a held-out part of `dataset` (a separate
+   * file, `npm run train -- --test FILE`); absent when the test part was split off `dataset`.
+   */
+  readonly testDataset?: ManifestDataset;
   readonly hyperParameters: Readonly<Record<string, unknown>>;
   readonly seed: number;
   /** Version (or commit) of the code that trained the model. */
@@ -210,6 +215,13 @@ export function parseManifest(value: unknown, location: string): ModelManifest {
   if (isObject(dataset)) {
     field('version', isString, 'a dataset version', dataset);
     field('contentHash', isString, 'a content hash', dataset);
+  }
+  if (value.testDataset !== undefined) {
+    const testDataset = field('testDataset', isObject, 'an object');
+    if (isObject(testDataset)) {
+      field('version', isString, 'a dataset version', testDataset);
+      field('contentHash', isString, 'a content hash', testDataset);
+    }
   }
   field('hyperParameters', isObject, 'an object');
   field('seed', Number.isSafeInteger as (v: unknown) => v is number, 'an integer');

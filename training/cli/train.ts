@@ -1,27 +1,30 @@
 /**
  * Trains one model package from a labelled CSV:
  *   npm run train -- --data FILE.csv --arch textcnn --out DIR [--tune N] [--seed S] [--epochs E]
- *     [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F]
- *     [--refit on|off]
+ *     [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F | --test TEST.csv]
+ *     [--validation-fraction F] [--refit on|off]
  * Writes DIR/manifest.json, DIR/model.onnx, DIR/monitoring-reference.json, DIR/evaluation.json and DIR/report.md.
  * With --tune N, N TPE trials (scored on validation accuracy, never on test) run one after another and the best
  * trial's package is written; trials skip the refit (`--refit`, default per architecture), which then runs once
- * for the best trial's settings. Progress goes to stderr, the summary (JSON) to stdout.
+ * for the best trial's settings. With --test, the test metrics are measured on that labelled file and no test part is
+ * split off --data (every row is trained or validated on); its codes absent from --data count as errors.
+ * Progress goes to stderr, the summary (JSON) to stdout.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadNomenclature } from '../../shared/hs/nomenclature';
+import { loadNomenclature, type Nomenclature } from '../../shared/hs/nomenclature';
 import { readLabelledCsv } from '../data/labelled-csv';
 import { renderMarkdownReport } from '../evaluation/report';
-import { trainCandidate, type CandidateResult } from '../pipeline/candidate';
+import { trainCandidate, type CandidateResult, type SeparateTestSet } from '../pipeline/candidate';
 import { codeVersion } from '../pipeline/code-version';
 import { isArchitecture, resolveCandidateSpec, SEARCH_SPACES, type CandidateSpec } from '../pipeline/spec';
 import { runTuning } from '../tuning/tpe';
 
 interface Arguments {
   data: string;
+  test: string | undefined;
   arch: CandidateSpec['arch'];
   out: string;
   tune: number;
@@ -36,7 +39,8 @@ interface Arguments {
 
 const USAGE =
   'usage: npm run train -- --data FILE.csv --arch linear|svm|bag|dnn|textcnn|gru --out DIR [--tune N] [--seed S] ' +
-  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F] [--validation-fraction F] ' +
+  '[--epochs E] [--balance none|upsample|class-weights] [--buckets B] [--test-fraction F | --test TEST.csv] ' +
+  '[--validation-fraction F] ' +
   '[--refit on|off]';
 
 export function parseArguments(argv: readonly string[]): Arguments {
@@ -49,6 +53,7 @@ export function parseArguments(argv: readonly string[]): Arguments {
   }
   const known = new Set([
     'data',
+    'test',
     'arch',
     'out',
     'tune',
@@ -81,6 +86,10 @@ export function parseArguments(argv: readonly string[]): Arguments {
   const out = values.get('out');
   const arch = values.get('arch') ?? 'textcnn';
   if (data === undefined || out === undefined) throw new Error(`${USAGE}\n(--data and --out are required)`);
+  if (values.has('test') && values.has('test-fraction'))
+    throw new Error(
+      `${USAGE}\n(--test and --test-fraction exclude each other: with --test nothing is split off)`,
+    );
   if (!isArchitecture(arch)) throw new Error(`${USAGE}\n(unknown architecture '${arch}')`);
   const balance = values.get('balance');
   if (balance !== undefined && balance !== 'none' && balance !== 'upsample' && balance !== 'class-weights') {
@@ -92,6 +101,7 @@ export function parseArguments(argv: readonly string[]): Arguments {
   }
   return {
     data,
+    test: values.get('test'),
     out,
     arch,
     tune: integer('tune', 0, 0)!,
@@ -111,6 +121,23 @@ async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** The --test file, indexed against the training data's classes; its codes outside them come after and count as errors. */
+async function readTestSet(
+  path: string,
+  labelSet: readonly string[],
+  nomenclature: Nomenclature,
+  log: (message: string) => void,
+): Promise<SeparateTestSet> {
+  const test = await readLabelledCsv(path, nomenclature, { labelSet, unseenLabels: 'append' });
+  const unseen = test.labels.reduce((count, label) => count + (label >= labelSet.length ? 1 : 0), 0);
+  log(
+    `test file: ${test.texts.length} rows, ${test.rejected.length} rejected, ${unseen} with codes the training ` +
+      'data lacks (counted as errors)',
+  );
+  const contentHash = await fileSha256(path);
+  return { ...test, identity: { version: `file-${contentHash.slice(0, 16)}`, contentHash } };
+}
+
 async function main(): Promise<void> {
   const args = parseArguments(process.argv.slice(2));
   const started = Date.now();
@@ -122,6 +149,8 @@ async function main(): Promise<void> {
   const contentHash = await fileSha256(args.data);
   const dataset = { version: `file-${contentHash.slice(0, 16)}`, contentHash };
   log(`${data.texts.length} rows, ${data.labelSet.length} classes, ${data.rejected.length} rows rejected`);
+  const testSet =
+    args.test === undefined ? undefined : await readTestSet(args.test, data.labelSet, nomenclature, log);
   const base = resolveCandidateSpec({
     arch: args.arch,
     seed: args.seed,
@@ -140,7 +169,14 @@ async function main(): Promise<void> {
     return trainCandidate(
       data,
       spec,
-      { dataset, modelVersion, createdAt, codeVersion: version, nomenclature },
+      {
+        dataset,
+        modelVersion,
+        createdAt,
+        codeVersion: version,
+        nomenclature,
+        ...(testSet ? { testSet } : {}),
+      },
       {
         onStage: (stage) => {
           refitting = stage === 'refitting';

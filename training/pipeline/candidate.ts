@@ -1,7 +1,7 @@
 /**
  * One candidate from data to model package: split → balance → train (progress, resumable checkpoints) →
  * temperature on validation → auto thresholds for the target precision on validation → evaluation on the
- * held-out test part → ONNX export → parity re-check through the serving loader (onnxruntime-node) → package.
+ * held-out test part (or a separate test set) → ONNX export → parity re-check through the serving loader (onnxruntime-node) → package.
  * Everything is seeded by the spec, so the same dataset and spec give the same `model.onnx` bytes.
  */
 import { createHash } from 'node:crypto';
@@ -87,16 +87,73 @@ export function splitForPipeline(
     seed: spec.splitSeed,
     groupKeys: keys,
   });
-  const restLabels = Int32Array.from(outer.train, (i) => data.labels[i]!);
-  const inner = stratifiedSplit(restLabels, {
-    validationFraction: spec.validationFraction,
-    seed: spec.splitSeed + 1,
-    groupKeys: Array.from(outer.train, (i) => keys[i]!),
-  });
+  return { ...splitTrainValidation(data, keys, outer.train, spec), test: outer.validation };
+}
+
+/** Train / validation over `rows` of the data (stratified, repeated descriptions on one side). */
+function splitTrainValidation(
+  data: CandidateData,
+  keys: readonly string[],
+  rows: Int32Array,
+  spec: Pick<CandidateSpec, 'splitSeed' | 'validationFraction'>,
+): Omit<PipelineSplit, 'test'> {
+  const inner = stratifiedSplit(
+    Int32Array.from(rows, (i) => data.labels[i]!),
+    {
+      validationFraction: spec.validationFraction,
+      seed: spec.splitSeed + 1,
+      groupKeys: Array.from(rows, (i) => keys[i]!),
+    },
+  );
   return {
-    train: Int32Array.from(inner.train, (i) => outer.train[i]!),
-    validation: Int32Array.from(inner.validation, (i) => outer.train[i]!),
-    test: outer.validation,
+    train: Int32Array.from(inner.train, (i) => rows[i]!),
+    validation: Int32Array.from(inner.validation, (i) => rows[i]!),
+  };
+}
+
+/**
+ * Labelled rows to test on instead of a held-out part of the data, as `readLabelledCsv` returns them when given the
+ * data's label set with `unseenLabels: 'append'`: `labelSet` starts with the data's, and codes the data lacks come
+ * after it (no model can predict them: they count as errors).
+ */
+export interface SeparateTestSet {
+  readonly texts: readonly string[];
+  readonly labels: Int32Array;
+  readonly labelSet: readonly string[];
+  readonly identity: DatasetIdentity;
+}
+
+/**
+ * The rows a candidate works on and how they are split. With a separate test set, every data row is trained or
+ * validated on and the test rows are appended after them (so one row index space serves both); otherwise the test
+ * part is split off the data.
+ */
+function arrangeRows(
+  data: CandidateData,
+  spec: CandidateSpec,
+  testSet: SeparateTestSet | undefined,
+): { rows: CandidateData; split: PipelineSplit; evaluationLabelSet: readonly string[] } {
+  if (!testSet) return { rows: data, split: splitForPipeline(data, spec), evaluationLabelSet: data.labelSet };
+  if (testSet.texts.length !== testSet.labels.length) throw new Error('test set: one label per text needed');
+  if (testSet.texts.length === 0) throw new Error('test set: no rows');
+  if (data.labelSet.some((code, i) => testSet.labelSet[i] !== code))
+    throw new Error(
+      "test set: its label set must start with the training data's (read it with that label set)",
+    );
+  const dataRows = data.texts.length;
+  const all = Int32Array.from({ length: dataRows }, (_, i) => i);
+  const keys = data.texts.map((text) => normalizeText(text));
+  return {
+    rows: {
+      texts: [...data.texts, ...testSet.texts],
+      labels: Int32Array.from([...data.labels, ...testSet.labels]),
+      labelSet: data.labelSet,
+    },
+    split: {
+      ...splitTrainValidation(data, keys, all, spec),
+      test: Int32Array.from({ length: testSet.texts.length }, (_, i) => dataRows + i),
+    },
+    evaluationLabelSet: testSet.labelSet,
   };
 }
 
@@ -116,6 +173,11 @@ export interface CandidateOptions {
   readonly createdAt: string;
   readonly codeVersion: string;
   readonly nomenclature: Nomenclature;
+  /**
+   * Test on these rows instead of splitting a test part off the data (`npm run train -- --test FILE`): the model
+   * then learns from every data row, as a model compared with others trained on the whole file should.
+   */
+  readonly testSet?: SeparateTestSet;
 }
 
 export interface CandidateResult {
@@ -495,16 +557,16 @@ function topOne(logits: Float32Array, classes: number, row: number): number {
 }
 
 export async function trainCandidate(
-  data: CandidateData,
+  input: CandidateData,
   spec: CandidateSpec,
   options: CandidateOptions,
   hooks: CandidateHooks = {},
 ): Promise<CandidateResult> {
   const stage = hooks.onStage ?? (() => {});
-  const classes = data.labelSet.length;
+  const classes = input.labelSet.length;
   if (classes < 2) throw new Error(`training needs at least two classes, the data has ${classes}`);
   const params = effectiveHyperParameters(spec);
-  const split = splitForPipeline(data, spec);
+  const { rows: data, split, evaluationLabelSet } = arrangeRows(input, spec, options.testSet);
   stage('encoding');
   const encoder = learnedEncoder(spec, params, data, split.train);
   const prepared = prepare(spec, params, encoder, data, classes, split.train);
@@ -588,7 +650,7 @@ export async function trainCandidate(
   const testLabels = testSet.labels;
   const evaluation = evaluateModel({
     modelId: options.modelVersion,
-    labelSet: data.labelSet,
+    labelSet: evaluationLabelSet,
     numClasses: classes,
     validation: { scores: trained.validationLogits, labels: validationLabels },
     test: { scores: testLogits, labels: testLabels },
@@ -673,13 +735,15 @@ export async function trainCandidate(
       },
       metrics,
       dataset: options.dataset,
+      ...(options.testSet ? { testDataset: options.testSet.identity } : {}),
       hyperParameters: {
         ...params,
         epochs: spec.epochs,
         refit: spec.refit,
         balance: spec.balance,
         splitSeed: spec.splitSeed,
-        testFraction: spec.testFraction,
+        // No test part is split off when the test rows come apart.
+        ...(options.testSet ? {} : { testFraction: spec.testFraction }),
         validationFraction: spec.validationFraction,
       },
       seed: spec.seed,

@@ -59,6 +59,7 @@ describe('model package format', () => {
         headingPrecision: 0.99,
         targetPrecision: 0.98,
       },
+      testDataset: { version: 'test-file' },
     };
     let error: unknown;
     try {
@@ -74,6 +75,7 @@ describe('model package format', () => {
     expect(problems).toMatch(/labels.codes: contains duplicates/);
     expect(problems).toMatch(/not 6 digits, e.g. '12'/);
     expect(problems).toMatch(/auto: expected a number in \[0, 1\]/);
+    expect(problems).toMatch(/contentHash: expected a content hash/);
   });
 
   it('requires the graph to be listed and a manifest to be JSON', async () => {

@@ -262,6 +262,48 @@ describe('trainCandidate', () => {
     }
   }, 120_000);
 
+  it('tests on a separate test set: trains on every data row, counts codes the data lacks as errors', async () => {
+    const spec = resolveCandidateSpec({ arch: 'bag', epochs: 2, seed: 8, encoder: SMALL });
+    // Other generated lines, plus two of a code the training data does not have.
+    const testCsv =
+      rowsToCsv(generateRows(200, 77)) +
+      '\nwooden pallets for transport,441520\nwooden pallets used,441520\n';
+    const test = await parseLabelledCsv(testCsv, nomenclature, {
+      labelSet: data.labelSet,
+      unseenLabels: 'append',
+    });
+    expect(test.labelSet.slice(data.labelSet.length)).toEqual(['441520']);
+    const identity = { version: 'test-file', contentHash: 'b'.repeat(64) };
+    const separate = await trainCandidate(data, spec, {
+      ...options('bag-x'),
+      testSet: { ...test, identity },
+    });
+    expect(separate.split.train + separate.split.validation).toBe(data.texts.length);
+    expect(separate.split.test).toBe(test.texts.length);
+    expect(separate.manifest.metrics['train.refitRows']).toBe(data.texts.length);
+    expect(separate.manifest.testDataset).toEqual(identity);
+    expect(separate.manifest.hyperParameters).not.toHaveProperty('testFraction');
+    // The model's classes are the data's; the unseen code's rows are scored, and wrong.
+    expect(separate.manifest.labels.codes).toEqual(data.labelSet);
+    expect(separate.testCorrect.length).toBe(test.texts.length);
+    expect(Array.from(separate.testCorrect.subarray(-2))).toEqual([0, 0]);
+    const correct = separate.testCorrect.reduce((sum, c) => sum + c, 0);
+    expect(separate.evaluation.test.accuracyAt1).toBeCloseTo(correct / test.texts.length, 12);
+    expect(separate.evaluation.test.accuracyAt1).toBeGreaterThan(0.6);
+    expect(separate.parityMaxDifference).toBeLessThan(1e-4);
+    // With a test part split off the data, fewer rows are trained or validated on.
+    const heldOut = await trainCandidate(data, spec, options('bag-x'));
+    expect(heldOut.manifest.testDataset).toBeUndefined();
+    expect(heldOut.split.train + heldOut.split.validation).toBeLessThan(data.texts.length);
+
+    await expect(
+      trainCandidate(data, spec, {
+        ...options('bag-x'),
+        testSet: { ...test, labelSet: [...test.labelSet].reverse(), identity },
+      }),
+    ).rejects.toThrow(/label set must start with the training data's/);
+  }, 120_000);
+
   it('refuses to resume a checkpoint written with another vocabulary', async () => {
     const spec = resolveCandidateSpec({ arch: 'bag', epochs: 2, seed: 2 });
     const checkpoint = join(folder, 'vocabulary.ckpt');

@@ -4,6 +4,7 @@ describe('npm run train arguments', () => {
   it('reads every option with its defaults', () => {
     expect(parseArguments(['--data', 'a.csv', '--out', 'dir'])).toEqual({
       data: 'a.csv',
+      test: undefined,
       out: 'dir',
       arch: 'textcnn',
       tune: 0,
@@ -45,6 +46,10 @@ describe('npm run train arguments', () => {
         '0.1',
       ]),
     ).toMatchObject({ testFraction: 0.05, validationFraction: 0.1 });
+    expect(parseArguments(['--data', 'a', '--out', 'd', '--test', 't.csv'])).toMatchObject({
+      test: 't.csv',
+      testFraction: undefined,
+    });
     expect(() => parseArguments(['--data', 'a', '--out', 'd', '--test-fraction', 'half'])).toThrow(
       /--test-fraction must be a number/,
     );
@@ -62,6 +67,9 @@ describe('npm run train arguments', () => {
       /unknown option --colour/,
     );
     expect(() => parseArguments(['--data'])).toThrow(/bad argument '--data'/);
+    expect(() =>
+      parseArguments(['--data', 'a', '--out', 'd', '--test', 't.csv', '--test-fraction', '0.1']),
+    ).toThrow(/--test and --test-fraction exclude each other/);
     expect(() => parseArguments(['--data', 'a', '--out', 'd', '--refit', 'yes'])).toThrow(
       /--refit must be on or off, got 'yes'/,
     );
